@@ -1,0 +1,1 @@
+"""Analytics computes over the mirror and owns no tables yet."""

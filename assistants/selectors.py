@@ -1,0 +1,22 @@
+"""Reads of the assistants app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from assistants.models import AssistantSettings
+from assistants.settings_schema import settings_default
+
+
+@dataclass(frozen=True)
+class CurrentSettings:
+    version: int  # 0 means "defaults, never saved"
+    document: dict[str, Any]
+
+
+def assistant_settings_current() -> CurrentSettings:
+    latest = AssistantSettings.objects.order_by("-version").first()
+    if latest is None:
+        return CurrentSettings(version=0, document=settings_default())
+    return CurrentSettings(version=latest.version, document=latest.document)

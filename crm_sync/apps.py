@@ -1,0 +1,19 @@
+from datetime import timedelta
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CrmSyncConfig(AppConfig):
+    name = "crm_sync"
+    verbose_name = _("CRM sync")
+
+    def ready(self) -> None:
+        from crm_sync import checks  # noqa: F401 - registers the system checks
+        from tenants.jobs import portal_job_register
+
+        portal_job_register(
+            name="crm_sync.rest_log_purge",
+            interval=timedelta(hours=6),
+            function_path="crm_sync.services.rest_log_purge_job",
+        )

@@ -1,0 +1,24 @@
+from rest_framework import serializers
+
+from tenants.models import Portal
+
+
+class PortalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Portal
+        fields = [
+            "member_id",
+            "domain",
+            "region",
+            "plan",
+            "install_state",
+            "time_zone",
+            "language",
+            "installed_at",
+        ]
+        read_only_fields = fields
+
+
+class PortalTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True)
+    expires_in = serializers.IntegerField(read_only=True)

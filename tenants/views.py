@@ -1,0 +1,27 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from tenants.api import PortalScopedAPIView
+from tenants.serializers import PortalSerializer, PortalTokenSerializer
+from tenants.services import portal_api_token_issue
+
+
+class PortalDetailApi(PortalScopedAPIView):
+    """The portal the caller is bound to."""
+
+    @extend_schema(responses=PortalSerializer)
+    def get(self, request):
+        return Response(PortalSerializer(self.portal).data)
+
+
+class PortalTokenIssueApi(PortalScopedAPIView):
+    """A fresh short-lived API token for the caller's portal (sliding renewal)."""
+
+    @extend_schema(request=None, responses=PortalTokenSerializer)
+    def post(self, request):
+        token = portal_api_token_issue(
+            portal=self.portal, bitrix_user_id=request.user.bitrix_user_id
+        )
+        ttl = int(settings.KEEPWARM_PORTAL_TOKEN_TTL.total_seconds())
+        return Response(PortalTokenSerializer({"token": token, "expires_in": ttl}).data)
