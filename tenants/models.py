@@ -7,6 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import TenantMixin
 
+from tenants.fields import EncryptedTextField
+
 
 class Portal(TenantMixin):
     """One Bitrix24 account and its PostgreSQL schema.
@@ -125,3 +127,31 @@ class GlobalSetting(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PortalCredentials(models.Model):
+    """The OAuth tokens Keepwarm holds for a portal, encrypted at rest.
+
+    One row per portal. Tokens are refreshed only when Bitrix24 answers `expired_token`, by one
+    process at a time (crm_sync.bitrix.tokens); the rotated pair is saved before it is used.
+    """
+
+    portal = models.OneToOneField(Portal, on_delete=models.CASCADE, related_name="credentials")
+    client_endpoint = models.URLField(_("REST endpoint"), max_length=300)
+    server_endpoint = models.URLField(_("OAuth server endpoint"), max_length=300)
+    access_token = EncryptedTextField(_("access token"))
+    refresh_token = EncryptedTextField(_("refresh token"))
+    access_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
+    application_token = EncryptedTextField(_("application token"), blank=True, default="")
+    scope = models.CharField(_("granted scopes"), max_length=500, blank=True, default="")
+    bitrix_user_id = models.PositiveIntegerField(_("token user"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("last refresh"), null=True, blank=True)
+    refresh_count = models.PositiveIntegerField(_("refreshes"), default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("portal credentials")
+        verbose_name_plural = _("portal credentials")
+
+    def __str__(self) -> str:
+        return f"credentials of portal {self.portal_id}"

@@ -40,3 +40,10 @@ def portal_for_session_user(*, user, session) -> PortalMember | None:
 def portals_overview():
     """Portals for the back office, newest first."""
     return Portal.objects.exclude(schema_name="public").order_by("-created_at")
+
+
+def portal_credentials_get(*, portal_id: int):
+    """The portal's decrypted tokens, read fresh from the database (never cached)."""
+    from tenants.models import PortalCredentials
+
+    return PortalCredentials.objects.select_related("portal").filter(portal_id=portal_id).first()

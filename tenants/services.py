@@ -151,3 +151,71 @@ def portal_job_finish(
     if retry_in is not None:
         updates["next_run_at"] = timezone.now() + retry_in
     PortalJobSchedule.objects.filter(portal_id=portal_id, job=job).update(**updates)
+
+
+def portal_credentials_save(
+    *,
+    portal: Portal,
+    client_endpoint: str,
+    server_endpoint: str,
+    access_token: str,
+    refresh_token: str,
+    expires_in: int | None,
+    application_token: str = "",
+    scope: str = "",
+    bitrix_user_id: int | None = None,
+):
+    """Store (or replace) a portal's tokens, encrypted; used at install and re-install."""
+    from tenants.models import PortalCredentials
+
+    expires_at = timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+    credentials, _ = PortalCredentials.objects.update_or_create(
+        portal=portal,
+        defaults={
+            "client_endpoint": client_endpoint,
+            "server_endpoint": server_endpoint,
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "access_expires_at": expires_at,
+            "application_token": application_token,
+            "scope": scope,
+            "bitrix_user_id": bitrix_user_id,
+        },
+    )
+    return credentials
+
+
+def portal_credentials_rotate(
+    *, portal_id: int, access_token: str, refresh_token: str, expires_in: int | None
+) -> None:
+    """Persist a refreshed token pair at once: the old refresh token is already dead."""
+    from tenants.models import PortalCredentials
+
+    credentials = PortalCredentials.objects.get(portal_id=portal_id)
+    credentials.access_token = access_token
+    credentials.refresh_token = refresh_token
+    credentials.access_expires_at = (
+        timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+    )
+    credentials.refreshed_at = timezone.now()
+    credentials.refresh_count += 1
+    with transaction.atomic():
+        credentials.save(
+            update_fields=[
+                "access_token",
+                "refresh_token",
+                "access_expires_at",
+                "refreshed_at",
+                "refresh_count",
+                "updated_at",
+            ]
+        )
+
+
+def portal_mark_disconnected(*, portal_id: int, reason: str) -> None:
+    """Bitrix24 revoked us: stop all work for the portal instead of retrying forever."""
+    updated = Portal.objects.filter(pk=portal_id, install_state=Portal.InstallState.ACTIVE).update(
+        install_state=Portal.InstallState.DISCONNECTED, updated_at=timezone.now()
+    )
+    if updated:
+        logger.warning("portal disconnected", extra={"portal_id": portal_id, "reason": reason})

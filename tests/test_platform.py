@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -36,6 +37,9 @@ def test_production_settings_pass_the_deploy_checks():
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_ALLOWED_HOSTS="keepwarm.example.com",
+        KEEPWARM_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        BITRIX_CLIENT_ID="app.keepwarm.test",
+        BITRIX_CLIENT_SECRET=secrets.token_urlsafe(24),
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

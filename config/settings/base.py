@@ -246,3 +246,22 @@ KEEPWARM_REST_LOG_RETENTION_DAYS = env.int("KEEPWARM_REST_LOG_RETENTION_DAYS", d
 
 # --- Published security sheet -------------------------------------------------------------------
 KEEPWARM_SECURITY_CONTACT = env("KEEPWARM_SECURITY_CONTACT", default="security@keepwarm.example")
+
+# --- Secrets at rest ----------------------------------------------------------------------------
+# Comma-separated Fernet keys, newest first (tenants.crypto). Empty: derived from SECRET_KEY, which
+# is fine for `make demo` and tests only; production settings require the variable.
+KEEPWARM_ENCRYPTION_KEYS = env.list("KEEPWARM_ENCRYPTION_KEYS", default=[])
+
+# --- Bitrix24 -----------------------------------------------------------------------------------
+# Our Marketplace application's credentials (vendor area); the sandbox portal registers the same.
+BITRIX_CLIENT_ID = env("BITRIX_CLIENT_ID", default="app.keepwarm.demo")
+BITRIX_CLIENT_SECRET = env("BITRIX_CLIENT_SECRET", default="keepwarm-demo-client-secret")
+# Extra CA bundle for HTTPS to portals (the sandbox's local CA); empty = the system trust store.
+BITRIX_CA_BUNDLE = env("BITRIX_CA_BUNDLE", default="")
+BITRIX_CONNECT_TIMEOUT = env.float("BITRIX_CONNECT_TIMEOUT", default=5.0)
+# Bitrix24 cuts any request at 60 s; waiting a little longer lets us see its own answer.
+BITRIX_READ_TIMEOUT = env.float("BITRIX_READ_TIMEOUT", default=65.0)
+BITRIX_MAX_ATTEMPTS = env.int("BITRIX_MAX_ATTEMPTS", default=8)
+# Stop calling a method when its 10-minute operating time reaches this share of the limit.
+BITRIX_OPERATING_LIMIT_SECONDS = env.float("BITRIX_OPERATING_LIMIT_SECONDS", default=480.0)
+BITRIX_OPERATING_SAFETY = env.float("BITRIX_OPERATING_SAFETY", default=0.9)

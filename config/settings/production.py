@@ -22,3 +22,6 @@ SESSION_COOKIE_SAMESITE = "None"
 CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_SAMESITE = "None"
 X_FRAME_OPTIONS = "DENY"  # iframe views opt out one by one and send CSP frame-ancestors
+KEEPWARM_ENCRYPTION_KEYS = env.list("KEEPWARM_ENCRYPTION_KEYS")  # required: never derived
+BITRIX_CLIENT_ID = env("BITRIX_CLIENT_ID")
+BITRIX_CLIENT_SECRET = env("BITRIX_CLIENT_SECRET")
