@@ -20,3 +20,9 @@ def assistant_settings_current() -> CurrentSettings:
     if latest is None:
         return CurrentSettings(version=0, document=settings_default())
     return CurrentSettings(version=latest.version, document=latest.document)
+
+
+def ladder_status_items() -> list[dict[str, str]]:
+    """The statuses a client can carry, in ladder order (Empty is "no value", not an item)."""
+    statuses = assistant_settings_current().document["ladder"]["statuses"]
+    return [{"code": s["code"], "name": s["name"]} for s in statuses if s["code"] != "empty"]

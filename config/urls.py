@@ -35,5 +35,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("security/", include("security_docs.urls")),
+    path("b24/", include("tenants.b24_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -17,3 +17,8 @@ class CrmSyncConfig(AppConfig):
             interval=timedelta(hours=6),
             function_path="crm_sync.services.rest_log_purge_job",
         )
+        portal_job_register(
+            name="crm_sync.sweep",
+            interval=timedelta(minutes=10),
+            function_path="crm_sync.services.sweep_job",
+        )

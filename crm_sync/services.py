@@ -1,13 +1,29 @@
-"""Writes of the CRM sync app."""
+"""Writes of the CRM sync app: install bootstrap, sync runs, event intake, log retention."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from crm_sync.models import RestCallLog
+from crm_sync.bitrix.client import BitrixClient
+from crm_sync.models import RestCallLog, SyncRun
+from crm_sync.sync import engine
+from crm_sync.sync.entities import BY_EVENT, BY_KEY, MIRRORED
+from tenants.locks import redis_client
+
+logger = logging.getLogger(__name__)
+
+STATUS_FIELD = "KEEPWARM_STATUS"  # becomes UF_CRM_KEEPWARM_STATUS on contacts and companies
+UNINSTALL_EVENT = "ONAPPUNINSTALL"
+CARD_PLACEMENTS = ("CRM_CONTACT_DETAIL_TAB", "CRM_COMPANY_DETAIL_TAB")
+
+
+# --- REST log ---------------------------------------------------------------------------------
 
 
 def rest_log_purge(*, now: datetime | None = None) -> int:
@@ -20,3 +36,209 @@ def rest_log_purge(*, now: datetime | None = None) -> int:
 def rest_log_purge_job(portal) -> str:
     """Periodic job (tenants.jobs): runs in the portal's schema."""
     return f"purged:{rest_log_purge()}"
+
+
+# --- install bootstrap ------------------------------------------------------------------------
+
+
+def events_handler_url() -> str:
+    return f"{settings.KEEPWARM_PUBLIC_URL.rstrip('/')}/b24/events/"
+
+
+def app_handler_url() -> str:
+    return f"{settings.KEEPWARM_PUBLIC_URL.rstrip('/')}/b24/app/"
+
+
+def bound_events() -> list[str]:
+    events = [event for spec in MIRRORED for event in spec.events]
+    return [*events, UNINSTALL_EVENT]
+
+
+def portal_bootstrap(*, portal, status_items: list[dict]) -> dict:
+    """Bind events and card tabs and create the client-status field; safe to repeat.
+
+    Re-installs and app updates drop Bitrix24's bindings, so this runs on every install and
+    binds only what is missing.
+    """
+    client = BitrixClient.for_portal(portal)
+    current = client.batch(
+        {
+            "events": ("event.get", {}),
+            "placements": ("placement.get", {}),
+            "contact_uf": ("crm.contact.userfield.list", {"filter": {"FIELD_NAME": _uf_name()}}),
+            "company_uf": ("crm.company.userfield.list", {"filter": {"FIELD_NAME": _uf_name()}}),
+        }
+    )
+    if current.errors:
+        raise next(iter(current.errors.values()))
+    handler = events_handler_url()
+    have_events = {
+        str(row.get("event", "")).upper()
+        for row in engine._unwrap(current.results.get("events"), None)
+        if row.get("handler") == handler
+    }
+    have_placements = {
+        str(row.get("placement", "")).upper()
+        for row in engine._unwrap(current.results.get("placements"), None)
+    }
+    commands: dict = {}
+    for event in bound_events():
+        if event not in have_events:
+            commands[f"bind_{event}"] = ("event.bind", {"event": event, "handler": handler})
+    for placement in CARD_PLACEMENTS:
+        if placement not in have_placements:
+            commands[f"place_{placement}"] = (
+                "placement.bind",
+                {
+                    "PLACEMENT": placement,
+                    "HANDLER": app_handler_url(),
+                    "TITLE": "Keepwarm",
+                    "LANG_ALL": {"ru": {"TITLE": "Keepwarm"}, "en": {"TITLE": "Keepwarm"}},
+                },
+            )
+    for entity in ("contact", "company"):
+        if not engine._unwrap(current.results.get(f"{entity}_uf"), None):
+            commands[f"uf_{entity}"] = (
+                f"crm.{entity}.userfield.add",
+                {"fields": _status_field_definition(status_items)},
+            )
+    if commands:
+        answer = client.batch(commands)
+        if answer.errors:
+            raise next(iter(answer.errors.values()))
+    return {"created": sorted(commands)}
+
+
+def _uf_name() -> str:
+    return f"UF_CRM_{STATUS_FIELD}"
+
+
+def _status_field_definition(status_items: list[dict]) -> dict:
+    return {
+        "FIELD_NAME": STATUS_FIELD,
+        "USER_TYPE_ID": "enumeration",
+        "XML_ID": STATUS_FIELD,
+        "SORT": 100,
+        "MULTIPLE": "N",
+        "MANDATORY": "N",
+        "SHOW_FILTER": "Y",
+        "SHOW_IN_LIST": "Y",
+        "EDIT_IN_LIST": "Y",
+        "EDIT_FORM_LABEL": {"ru": "Статус клиента", "en": "Client status"},
+        "LIST_COLUMN_LABEL": {"ru": "Статус клиента", "en": "Client status"},
+        "LIST": [
+            {"VALUE": item["name"], "XML_ID": item["code"], "SORT": (index + 1) * 10}
+            for index, item in enumerate(status_items)
+        ],
+    }
+
+
+# --- sync runs --------------------------------------------------------------------------------
+
+
+def sync_run_create(*, kind: str) -> SyncRun:
+    """Queue a run; the task is sent after commit."""
+    from crm_sync.tasks import sync_run_execute
+
+    run = SyncRun.objects.create(kind=kind)
+    portal_id = _current_portal_id()
+    transaction.on_commit(lambda: sync_run_execute.delay(portal_id=portal_id, sync_run_id=run.pk))
+    return run
+
+
+def _current_portal_id() -> int:
+    from django.db import connection
+
+    return connection.tenant.pk
+
+
+def sync_run_execute(*, portal, run: SyncRun, progress=None) -> SyncRun:
+    """Carry out one run (idempotent: a redelivered full run resumes from its checkpoints)."""
+    if run.status == SyncRun.Status.DONE:
+        return run
+    client = BitrixClient.for_portal(portal)
+    try:
+        if run.kind == SyncRun.Kind.FULL:
+            engine.full_sync(client, run, progress=progress)
+        elif run.kind == SyncRun.Kind.SWEEP:
+            engine.sweep(client, run)
+            engine.reconcile(client, SyncRun.objects.create(kind=SyncRun.Kind.RECONCILE))
+        elif run.kind == SyncRun.Kind.RECONCILE:
+            engine.reconcile(client, run)
+    except Exception as exc:
+        SyncRun.objects.filter(pk=run.pk).update(
+            error=f"{type(exc).__name__}: {exc}"[:2000], requests=client.requests_sent
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def full_sync_reset() -> None:
+    """Forget the checkpoints so the next full sync reads everything again."""
+    from crm_sync.models import SyncState
+
+    SyncState.objects.update(full_done=False, full_after_id=0, records_done=0, full_started_at=None)
+
+
+def sweep_job(portal) -> str:
+    """Periodic job: the DATE_MODIFY sweep plus id reconciliation."""
+    if SyncRun.objects.filter(
+        kind=SyncRun.Kind.FULL, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).exists():
+        return "full_sync_running"
+    run = SyncRun.objects.create(kind=SyncRun.Kind.SWEEP)
+    sync_run_execute(portal=portal, run=run)
+    return f"swept:{run.records_done}"
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def _pending_key(portal_id: int, entity: str) -> str:
+    return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events:{portal_id}:{entity}"
+
+
+def _flush_flag(portal_id: int) -> str:
+    return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-flush:{portal_id}"
+
+
+def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
+    """Queue changed record ids for a re-read; returns False for events we do not mirror."""
+    spec = BY_EVENT.get(event.upper())
+    ids = [i for i in ids if i > 0]
+    if spec is None or not ids:
+        return False
+    from crm_sync.tasks import events_flush
+
+    redis = redis_client()
+    redis.sadd(_pending_key(portal_id, spec.key), *ids)
+    if redis.set(_flush_flag(portal_id), "1", nx=True, ex=30):
+        events_flush.delay(portal_id=portal_id)
+    return True
+
+
+def events_flush_run(*, portal, max_rounds: int = 1000) -> dict[str, int]:
+    """Re-read every record with a pending event: upsert what exists, delete what does not."""
+    redis = redis_client()
+    redis.delete(_flush_flag(portal.pk))  # events arriving from now on schedule a new flush
+    client = BitrixClient.for_portal(portal)
+    totals = {"written": 0, "deleted": 0}
+    for _ in range(max_rounds):
+        progressed = False
+        for key in BY_KEY:
+            pending = _pending_key(portal.pk, key)
+            ids = [int(i) for i in redis.spop(pending, 2500) or []]
+            if not ids:
+                continue
+            progressed = True
+            try:
+                written, deleted = engine.records_refresh(client, key, ids)
+            except Exception:
+                redis.sadd(pending, *ids)  # keep them for the next flush (the sweep is the net)
+                raise
+            totals["written"] += written
+            totals["deleted"] += deleted
+        if not progressed:
+            break
+    return totals

@@ -219,3 +219,12 @@ def portal_mark_disconnected(*, portal_id: int, reason: str) -> None:
     )
     if updated:
         logger.warning("portal disconnected", extra={"portal_id": portal_id, "reason": reason})
+
+
+def portal_iframe_token_issue(*, portal: Portal, bitrix_user_id: int | None) -> str:
+    return portal_token_issue(
+        portal_id=portal.pk,
+        member_id=portal.member_id,
+        audience="iframe",
+        bitrix_user_id=bitrix_user_id,
+    )

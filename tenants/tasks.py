@@ -53,3 +53,10 @@ def portal_job_run(*, portal_id: int, job: str) -> str:
             lock.release()
     portal_job_finish(portal_id=portal_id, job=job, outcome=outcome, retry_in=None)
     return outcome
+
+
+@shared_task(name="tenants.purge_uninstalled_portals", acks_late=True, ignore_result=True)
+def purge_uninstalled_portals() -> int:
+    from tenants.lifecycle import purge_uninstalled_portals as purge
+
+    return purge()

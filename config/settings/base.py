@@ -45,6 +45,7 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django.contrib.admin",
     "rest_framework",
     "django_filters",
@@ -265,3 +266,24 @@ BITRIX_MAX_ATTEMPTS = env.int("BITRIX_MAX_ATTEMPTS", default=8)
 # Stop calling a method when its 10-minute operating time reaches this share of the limit.
 BITRIX_OPERATING_LIMIT_SECONDS = env.float("BITRIX_OPERATING_LIMIT_SECONDS", default=480.0)
 BITRIX_OPERATING_SAFETY = env.float("BITRIX_OPERATING_SAFETY", default=0.9)
+# OAuth servers whose word we take about who a token belongs to (fnmatch patterns). Demo and tests
+# add the loopback sandbox portal; production keeps only Bitrix24's own.
+BITRIX_OAUTH_SERVERS = env.list(
+    "BITRIX_OAUTH_SERVERS",
+    default=[
+        "https://oauth.bitrix.info/rest/",
+        "https://oauth.bitrix24.tech/rest/",
+        "http://127.0.0.1:*/rest/",
+        "https://127.0.0.1:*/rest/",
+        "http://localhost:*/rest/",
+        "https://localhost:*/rest/",
+    ],
+)
+# After uninstall a portal's data is kept this long (a re-install within it resumes), then dropped.
+KEEPWARM_UNINSTALL_RETENTION_DAYS = env.int("KEEPWARM_UNINSTALL_RETENTION_DAYS", default=30)
+# Largest Bitrix24 event body we accept (events carry ids only; anything bigger is hostile).
+KEEPWARM_EVENT_MAX_BYTES = env.int("KEEPWARM_EVENT_MAX_BYTES", default=16384)
+CELERY_BEAT_SCHEDULE["keepwarm-purge-uninstalled"] = {
+    "task": "tenants.purge_uninstalled_portals",
+    "schedule": 3600.0,
+}

@@ -25,3 +25,7 @@ X_FRAME_OPTIONS = "DENY"  # iframe views opt out one by one and send CSP frame-a
 KEEPWARM_ENCRYPTION_KEYS = env.list("KEEPWARM_ENCRYPTION_KEYS")  # required: never derived
 BITRIX_CLIENT_ID = env("BITRIX_CLIENT_ID")
 BITRIX_CLIENT_SECRET = env("BITRIX_CLIENT_SECRET")
+BITRIX_OAUTH_SERVERS = env.list(
+    "BITRIX_OAUTH_SERVERS",
+    default=["https://oauth.bitrix.info/rest/", "https://oauth.bitrix24.tech/rest/"],
+)

@@ -33,6 +33,7 @@ def export_pages(
     select: Sequence[str],
     filter: Mapping[str, Any] | None = None,
     id_field: str = "ID",
+    row_id_field: str | None = None,
     after_id: int = 0,
     chain: int = MAX_BATCH,
     wrapper: str | None = None,
@@ -41,9 +42,11 @@ def export_pages(
     """Yield the rows of `method` in ascending ID order, one list per batch request.
 
     `after_id` resumes an interrupted export; `wrapper` names the key list rows sit under
-    (`items` for crm.item.list, `tasks` for tasks.task.list).
+    (`items` for crm.item.list, `tasks` for tasks.task.list); `row_id_field` is the id's name in
+    returned rows when it differs from the filter's (tasks filter on ID, return `id`).
     """
     chain = max(1, min(chain, MAX_BATCH))
+    row_id_field = row_id_field or id_field
     last = after_id
     path = f"[{wrapper}]" if wrapper else ""
     while True:
@@ -77,7 +80,7 @@ def export_pages(
                 finished = True
                 break
         if rows:
-            last = int(rows[-1][id_field])
+            last = int(rows[-1][row_id_field])
             yield rows
         if finished:
             return

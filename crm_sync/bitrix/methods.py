@@ -134,3 +134,272 @@ method_declare(
         select_required=True,
     )
 )
+
+method_declare(
+    MethodSpec(
+        name="crm.lead.list",
+        scope="crm",
+        access="read",
+        purpose=_("Mirrors leads: status, owner and dates, for conversion analytics."),
+        feature=SYNC,
+        fields=(
+            "ID",
+            "TITLE",
+            "STATUS_ID",
+            "STATUS_SEMANTIC_ID",
+            "COMPANY_ID",
+            "CONTACT_ID",
+            "ASSIGNED_BY_ID",
+            "OPPORTUNITY",
+            "DATE_CREATE",
+            "DATE_MODIFY",
+            "UF_*",
+        ),
+        stored_in="crm_sync_lead",
+        select_required=True,
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.item.list",
+        scope="crm",
+        access="read",
+        purpose=_("Mirrors smart invoices (entity type 31): stage, amount, due date and payer."),
+        feature=SYNC,
+        params=("entityTypeId",),
+        fields=(
+            "id",
+            "title",
+            "categoryId",
+            "stageId",
+            "opportunity",
+            "currencyId",
+            "companyId",
+            "contactId",
+            "parentId2",
+            "assignedById",
+            "begindate",
+            "closedate",
+            "createdTime",
+            "updatedTime",
+        ),
+        stored_in="crm_sync_smartinvoice",
+        select_required=True,
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="tasks.task.list",
+        scope="task",
+        access="read",
+        purpose=_(
+            "Mirrors tasks bound to CRM records (status, deadline, responsible) so planned work "
+            "keeps a client from being counted as forgotten; task text is not read."
+        ),
+        feature=SYNC,
+        fields=(
+            "ID",
+            "STATUS",
+            "RESPONSIBLE_ID",
+            "CREATED_BY",
+            "DEADLINE",
+            "CREATED_DATE",
+            "CHANGED_DATE",
+            "CLOSED_DATE",
+            "UF_CRM_TASK",
+        ),
+        stored_in="crm_sync_task",
+        select_required=True,
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="user.get",
+        scope="user_brief",
+        access="read",
+        purpose=_(
+            "Mirrors employees' names, departments and active flag to route tasks and hand-overs; "
+            "no contact details (user_brief scope)."
+        ),
+        feature=SYNC,
+        params=("sort", "order"),
+        fields=("ID", "NAME", "LAST_NAME", "ACTIVE", "UF_DEPARTMENT", "USER_TYPE"),
+        field_params=("select", "filter"),
+        stored_in="crm_sync_user",
+        select_required=True,
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="department.get",
+        scope="department",
+        access="read",
+        purpose=_("Mirrors departments and their heads: the supervisor of each manager."),
+        feature=SYNC,
+        fields=("ID", "NAME", "PARENT", "UF_HEAD", "SORT"),
+        field_params=(),
+        stored_in="crm_sync_department",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.product.list",
+        scope="crm",
+        access="read",
+        purpose=_("Mirrors product names for lifetime value by product."),
+        feature=SYNC,
+        fields=("ID", "NAME", "SECTION_ID"),
+        stored_in="crm_sync_product",
+        select_required=True,
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.category.list",
+        scope="crm",
+        access="read",
+        purpose=_("Reads the deal and invoice pipelines."),
+        feature=SYNC,
+        params=("entityTypeId",),
+        fields=("id", "name", "sort", "isDefault"),
+        field_params=(),
+        stored_in="crm_sync_category",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.status.list",
+        scope="crm",
+        access="read",
+        purpose=_("Reads stages and their meaning (won, lost, in progress)."),
+        feature=SYNC,
+        fields=("ENTITY_ID", "STATUS_ID", "NAME", "SORT", "CATEGORY_ID", "SEMANTICS", "EXTRA"),
+        field_params=("filter", "order"),
+        stored_in="crm_sync_stage",
+    )
+)
+
+for _entity, _table in (("contact", "Contact"), ("company", "Company"), ("deal", "Deal")):
+    method_declare(
+        MethodSpec(
+            name=f"crm.{_entity}.userfield.list",
+            scope="crm",
+            access="read",
+            purpose=_("Reads the portal's custom field definitions so rules can filter on them."),
+            feature=SYNC,
+            fields=(
+                "ID",
+                "FIELD_NAME",
+                "USER_TYPE_ID",
+                "MULTIPLE",
+                "EDIT_FORM_LABEL",
+                "LIST_COLUMN_LABEL",
+                "LIST",
+                "SORT",
+                "LANG",
+            ),
+            field_params=("filter", "order"),
+            stored_in="crm_sync_userfielddefinition",
+        )
+    )
+
+INSTALL = "install"
+
+method_declare(
+    MethodSpec(
+        name="app.info",
+        scope="basic",
+        access="read",
+        purpose=_(
+            "Asks Bitrix24's OAuth server which portal and application a token belongs to, to "
+            "verify install requests and application pages server-side."
+        ),
+        feature=INSTALL,
+        fields=("client_id", "member_id", "domain", "client_endpoint", "scope", "installed"),
+        field_params=(),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="event.get",
+        scope="basic",
+        access="read",
+        purpose=_("Lists the event handlers Keepwarm registered, so re-installs do not duplicate."),
+        feature=INSTALL,
+        fields=("event", "handler"),
+        field_params=(),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="event.bind",
+        scope="basic",
+        access="write",
+        purpose=_(
+            "Registers Keepwarm's handler for CRM and task changes and for uninstall; the events "
+            "carry only record ids."
+        ),
+        feature=INSTALL,
+        params=("event", "handler"),
+        field_params=(),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="placement.get",
+        scope="placement",
+        access="read",
+        purpose=_("Lists Keepwarm's placements, so re-installs do not duplicate them."),
+        feature=INSTALL,
+        fields=("placement", "handler"),
+        field_params=(),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="placement.bind",
+        scope="placement",
+        access="write",
+        purpose=_("Adds the Keepwarm tab to contact and company cards."),
+        feature=INSTALL,
+        params=("PLACEMENT", "HANDLER", "TITLE", "LANG_ALL"),
+        field_params=(),
+    )
+)
+
+for _entity in ("contact", "company"):
+    method_declare(
+        MethodSpec(
+            name=f"crm.{_entity}.userfield.add",
+            scope="crm",
+            access="write",
+            purpose=_("Creates the client-status field (a list) that assistants keep up to date."),
+            feature=INSTALL,
+            fields=(
+                "FIELD_NAME",
+                "USER_TYPE_ID",
+                "XML_ID",
+                "SORT",
+                "MULTIPLE",
+                "MANDATORY",
+                "SHOW_FILTER",
+                "SHOW_IN_LIST",
+                "EDIT_IN_LIST",
+                "EDIT_FORM_LABEL",
+                "LIST_COLUMN_LABEL",
+                "LIST",
+            ),
+            field_params=("fields",),
+        )
+    )

@@ -1,0 +1,393 @@
+"""The sync engine: full export with checkpoints, DATE_MODIFY sweep, id reconciliation, events.
+
+All functions run inside the portal's schema (a PortalTask or a management command switched to
+it) and talk to Bitrix24 only through BitrixClient. Progress is written to SyncState (per entity)
+and SyncRun (per run) in the same transaction as the rows, so a worker killed at any point
+resumes from the last page it committed: no duplicates (upserts) and no gaps (the checkpoint
+only moves after its rows are stored).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+from django.db import close_old_connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
+from crm_sync.bitrix.export import PAGE, export_pages
+from crm_sync.models import Category, Stage, SyncRun, SyncState, UserFieldDefinition
+from crm_sync.sync.convert import to_bool, to_int, to_int0, to_str
+from crm_sync.sync.entities import BY_KEY, MIRRORED, EntitySpec
+from crm_sync.sync.upsert import (
+    invoice_semantics_refresh,
+    mirror_delete,
+    mirror_delete_missing,
+    mirror_upsert,
+)
+
+logger = logging.getLogger(__name__)
+
+SWEEP_OVERLAP = timedelta(minutes=10)
+UF_ENTITIES = (
+    ("CRM_CONTACT", "crm.contact.userfield.list"),
+    ("CRM_COMPANY", "crm.company.userfield.list"),
+    ("CRM_DEAL", "crm.deal.userfield.list"),
+)
+ProgressCallback = Callable[[SyncRun], None]
+
+
+def _prefetched(pages: Iterator[list[dict]], depth: int = 2) -> Iterator[list[dict]]:
+    """Fetch the next page over HTTP while the caller stores the current one.
+
+    One chain of pages depends only on the last id of the page before it, so the next request
+    can leave as soon as a response arrives; storing in parallel keeps the portal's request
+    budget (not our database) the bottleneck.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                buffer.put(page)
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            buffer.put(done)
+            close_old_connections()
+
+    thread = threading.Thread(target=produce, name="bitrix-prefetch", daemon=True)
+    thread.start()
+    while True:
+        item = buffer.get()
+        if item is done:
+            break
+        yield item
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _state(spec_key: str) -> SyncState:
+    state, _ = SyncState.objects.get_or_create(entity=spec_key)
+    return state
+
+
+def list_small(client: BitrixClient, method: str, params: dict, *, wrapper: str | None = None):
+    """Read a short list whole: the first page tells the total, one batch fetches the rest."""
+    first = client.call(method, {**params, "start": 0})
+    rows = _unwrap(first.result, wrapper)
+    total = first.total or len(rows)
+    starts = list(range(PAGE, total, PAGE))
+    for chunk in range(0, len(starts), MAX_BATCH):
+        commands = {
+            f"s{start}": (method, {**params, "start": start})
+            for start in starts[chunk : chunk + MAX_BATCH]
+        }
+        answer = client.batch(commands)
+        for key in commands:
+            if key in answer.errors:
+                raise answer.errors[key]
+            rows.extend(_unwrap(answer.results.get(key), wrapper))
+    return rows
+
+
+def _unwrap(result, wrapper: str | None) -> list[dict]:
+    if wrapper and isinstance(result, dict):
+        result = result.get(wrapper)
+    if isinstance(result, dict):
+        return list(result.values())
+    return list(result or [])
+
+
+# --- directories --------------------------------------------------------------------------------
+
+
+def directories_sync(client: BitrixClient) -> int:
+    """Pipelines, stages and user-field definitions: small, read whole every time."""
+    now = timezone.now()
+    answer = client.batch(
+        {
+            "deal_categories": ("crm.category.list", {"entityTypeId": 2}),
+            "invoice_categories": ("crm.category.list", {"entityTypeId": 31}),
+            "stages": ("crm.status.list", {"order": {"SORT": "ASC"}}),
+            **{
+                entity: (method, {"order": {"SORT": "ASC"}, "filter": {"LANG": "ru"}})
+                for entity, method in UF_ENTITIES
+            },
+        }
+    )
+    if answer.errors:
+        raise next(iter(answer.errors.values()))
+    categories = []
+    for key, entity_type in (("deal_categories", 2), ("invoice_categories", 31)):
+        for row in _unwrap(answer.results.get(key), "categories"):
+            categories.append(
+                Category(
+                    entity_type_id=entity_type,
+                    category_id=to_int0(row.get("id")),
+                    name=to_str(row.get("name")),
+                    sort=to_int0(row.get("sort")) or 500,
+                    is_default=to_bool(row.get("isDefault")),
+                    synced_at=now,
+                )
+            )
+    stages = []
+    for row in _unwrap(answer.results.get("stages"), None):
+        semantics = row.get("SEMANTICS") or (row.get("EXTRA") or {}).get("SEMANTICS")
+        stages.append(
+            Stage(
+                entity_id=to_str(row.get("ENTITY_ID"), 64),
+                status_id=to_str(row.get("STATUS_ID"), 64),
+                name=to_str(row.get("NAME")),
+                sort=to_int0(row.get("SORT")),
+                category_id=to_int(row.get("CATEGORY_ID")),
+                semantics={"S": "S", "F": "F", "success": "S", "failure": "F"}.get(
+                    str(semantics), "P"
+                ),
+                synced_at=now,
+            )
+        )
+    definitions = []
+    for entity, _ in UF_ENTITIES:
+        for row in _unwrap(answer.results.get(entity), None):
+            label = row.get("EDIT_FORM_LABEL") or row.get("LIST_COLUMN_LABEL") or ""
+            if isinstance(label, dict):
+                label = label.get("ru") or label.get("en") or next(iter(label.values()), "")
+            definitions.append(
+                UserFieldDefinition(
+                    entity=entity,
+                    field_name=to_str(row.get("FIELD_NAME"), 64),
+                    bitrix_id=to_int(row.get("ID")),
+                    user_type_id=to_str(row.get("USER_TYPE_ID"), 64),
+                    multiple=to_bool(row.get("MULTIPLE")),
+                    label=to_str(label),
+                    enum_items=[
+                        {"id": to_int(item.get("ID")), "value": to_str(item.get("VALUE"))}
+                        for item in (row.get("LIST") or [])
+                    ],
+                    synced_at=now,
+                )
+            )
+    with transaction.atomic():
+        Category.objects.all().delete()
+        Category.objects.bulk_create(categories)
+        Stage.objects.all().delete()
+        Stage.objects.bulk_create(stages)
+        UserFieldDefinition.objects.all().delete()
+        UserFieldDefinition.objects.bulk_create(definitions)
+        invoice_semantics_refresh()
+    return len(categories) + len(stages) + len(definitions)
+
+
+def small_entity_sync(client: BitrixClient, spec: EntitySpec) -> int:
+    """Users, departments: read whole, upsert, delete what vanished."""
+    params = {"sort": "ID", "order": "ASC"} if spec.method == "user.get" else {}
+    if spec.method == "user.get":
+        params["select"] = list(spec.select)
+    rows = list_small(client, spec.method, params, wrapper=spec.wrapper)
+    with transaction.atomic():
+        written = mirror_upsert(spec, rows)
+        ids = [int(row[spec.row_id_field]) for row in rows]
+        spec.model.objects.exclude(id__in=ids).delete()
+    return written
+
+
+# --- full export ------------------------------------------------------------------------------
+
+
+def _export(client: BitrixClient, spec: EntitySpec, *, after_id: int, filter: dict | None = None):
+    return export_pages(
+        client,
+        spec.method,
+        select=spec.select,
+        filter=filter,
+        id_field=spec.id_field,
+        row_id_field=spec.row_id_field,
+        after_id=after_id,
+        wrapper=spec.wrapper,
+        extra_params=spec.extra_params,
+    )
+
+
+def entity_totals(client: BitrixClient, specs: list[EntitySpec]) -> dict[str, int]:
+    """How many records each entity has (one batch; the only COUNT queries a full sync makes)."""
+    commands = {
+        spec.key: (
+            spec.method,
+            {**spec.extra_params, "select": [spec.select[0]], "order": {spec.id_field: "ASC"}},
+        )
+        for spec in specs
+    }
+    answer = client.batch(commands)
+    totals = {}
+    for spec in specs:
+        if spec.key in answer.errors:
+            raise answer.errors[spec.key]
+        totals[spec.key] = answer.totals.get(spec.key) or len(
+            _unwrap(answer.results.get(spec.key), spec.wrapper)
+        )
+    return totals
+
+
+def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback | None = None):
+    """Export every mirrored entity from its checkpoint; safe to run again after any crash."""
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = run.started_at or timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    big = [spec for spec in MIRRORED if not spec.small]
+    pending = [spec for spec in big if not _state(spec.key).full_done]
+    if pending and run.records_total is None:
+        totals = entity_totals(client, pending)
+        done_before = sum(_state(s.key).records_done for s in pending)
+        for spec in pending:
+            SyncState.objects.filter(entity=spec.key).update(records_total=totals[spec.key])
+        run.records_total = sum(totals.values())
+        run.records_done = done_before
+        run.save(update_fields=["records_total", "records_done"])
+    for spec in (s for s in MIRRORED if s.small):
+        small_entity_sync(client, spec)
+    directories_sync(client)
+    for spec in pending:
+        state = _state(spec.key)
+        if state.full_started_at is None:
+            SyncState.objects.filter(pk=state.pk).update(full_started_at=timezone.now())
+        for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
+            last_id = max(int(row[spec.row_id_field]) for row in rows)
+            with transaction.atomic():
+                written = mirror_upsert(spec, rows)
+                if spec.key == "invoice":
+                    invoice_semantics_refresh()
+                SyncState.objects.filter(pk=state.pk).update(
+                    full_after_id=last_id, records_done=F("records_done") + written
+                )
+                SyncRun.objects.filter(pk=run.pk).update(
+                    records_done=F("records_done") + written, requests=client.requests_sent
+                )
+            if progress:
+                run.refresh_from_db()
+                progress(run)
+        state.refresh_from_db()
+        SyncState.objects.filter(pk=state.pk).update(
+            full_done=True,
+            full_finished_at=timezone.now(),
+            swept_until=state.full_started_at or run.started_at,
+        )
+    _finish(run, client)
+
+
+def _finish(run: SyncRun, client: BitrixClient) -> None:
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.DONE, finished_at=timezone.now(), requests=client.requests_sent
+    )
+    run.refresh_from_db()
+
+
+# --- incremental --------------------------------------------------------------------------------
+
+
+def sweep(client: BitrixClient, run: SyncRun, *, now: datetime | None = None) -> int:
+    """Re-read everything modified since each entity's watermark (minus an overlap window)."""
+    now = now or timezone.now()
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = now
+    run.save(update_fields=["status", "started_at"])
+    written = 0
+    for spec in (s for s in MIRRORED if s.small):
+        written += small_entity_sync(client, spec)
+    directories_sync(client)
+    for spec in MIRRORED:
+        if spec.small or spec.modified_field is None:
+            continue
+        state = _state(spec.key)
+        since = (state.swept_until or now - timedelta(days=3650)) - SWEEP_OVERLAP
+        flt = {f">={spec.modified_field}": since.isoformat()}
+        for rows in _export(client, spec, after_id=0, filter=flt):
+            with transaction.atomic():
+                written += mirror_upsert(spec, rows)
+                if spec.key == "invoice":
+                    invoice_semantics_refresh()
+        SyncState.objects.filter(pk=state.pk).update(swept_until=now)
+    SyncRun.objects.filter(pk=run.pk).update(records_done=written)
+    _finish(run, client)
+    return written
+
+
+def reconcile(client: BitrixClient, run: SyncRun, *, specs: list[EntitySpec] | None = None) -> int:
+    """Export ids only and delete mirror rows the portal no longer has."""
+    started = timezone.now()
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = started
+    run.save(update_fields=["status", "started_at"])
+    removed = 0
+    for spec in specs or [s for s in MIRRORED if not s.small]:
+        remote: list[int] = []
+        id_only = EntitySpec(
+            key=spec.key,
+            model=spec.model,
+            method=spec.method,
+            select=(spec.select[0],),
+            to_row=spec.to_row,
+            id_field=spec.id_field,
+            row_id_field=spec.row_id_field,
+            wrapper=spec.wrapper,
+            extra_params=spec.extra_params,
+        )
+        for rows in _export(client, id_only, after_id=0):
+            remote.extend(int(row[spec.row_id_field]) for row in rows)
+        up_to = max(remote) if remote else 2**62
+        with transaction.atomic():
+            removed += mirror_delete_missing(spec, remote, up_to_id=up_to, synced_before=started)
+        SyncState.objects.filter(entity=spec.key).update(reconciled_at=started)
+    SyncRun.objects.filter(pk=run.pk).update(records_done=removed)
+    _finish(run, client)
+    return removed
+
+
+def records_refresh(client: BitrixClient, spec_key: str, ids: list[int]) -> tuple[int, int]:
+    """Re-read the given records (after events): upsert those found, delete those gone."""
+    spec = BY_KEY[spec_key]
+    ids = sorted(set(ids))
+    found: list[dict] = []
+    for chunk_start in range(0, len(ids), PAGE * MAX_BATCH):
+        chunk = ids[chunk_start : chunk_start + PAGE * MAX_BATCH]
+        commands = {}
+        for index in range(0, len(chunk), PAGE):
+            part = chunk[index : index + PAGE]
+            commands[f"r{index}"] = (
+                spec.method,
+                {
+                    **spec.extra_params,
+                    "select": list(spec.select),
+                    "filter": {f"@{spec.id_field}": part},
+                    "start": -1,
+                },
+            )
+        answer = client.batch(commands)
+        for key in commands:
+            if key in answer.errors:
+                raise answer.errors[key]
+            found.extend(_unwrap(answer.results.get(key), spec.wrapper))
+    present = {int(row[spec.row_id_field]) for row in found}
+    with transaction.atomic():
+        written = mirror_upsert(spec, found)
+        if spec_key == "invoice":
+            invoice_semantics_refresh()
+        deleted = mirror_delete(spec, [i for i in ids if i not in present])
+    return written, deleted
+
+
+def eta_seconds(run: SyncRun) -> float | None:
+    """Remaining time of a run at its average speed so far."""
+    if not run.started_at or not run.records_total or not run.records_done:
+        return None
+    elapsed = (timezone.now() - run.started_at).total_seconds()
+    remaining = max(0, run.records_total - run.records_done)
+    return remaining * elapsed / run.records_done if elapsed > 0 else None

@@ -1,0 +1,203 @@
+"""A portal's life as Bitrix24 tells it: install, re-install, events, uninstall, deletion.
+
+Everything here verifies before it writes. An install request is believed only after the
+portal's OAuth server (on our allowlist) confirms which member_id and application the token
+belongs to; an event only when its member_id is ours and its application_token matches the one
+stored for that portal.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from config.errors import NotAuthenticated, ValidationFailed
+from tenants.models import Portal, PortalCredentials
+from tenants.services import portal_create, portal_credentials_save, portal_delete
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._\-]{8,512}$")
+_MEMBER_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_DOMAIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9\-.:]{0,251}[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    member_id: str
+    domain: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    server_endpoint: str
+    application_token: str
+    scope: str
+
+
+def install_request_parse(form, query) -> InstallRequest:
+    """Validate the installer POST (notes §1.4); every problem is a 400 with its field."""
+
+    def field(name: str, *alternatives: str, source=form) -> str:
+        for key in (name, *alternatives):
+            value = source.get(key)
+            if value:
+                return str(value).strip()
+        return ""
+
+    data = InstallRequest(
+        member_id=field("member_id"),
+        domain=field("DOMAIN", source=query) or field("DOMAIN"),
+        access_token=field("AUTH_ID"),
+        refresh_token=field("REFRESH_ID"),
+        expires_in=int(field("AUTH_EXPIRES") or 3600) if field("AUTH_EXPIRES").isdigit() else 3600,
+        server_endpoint=field("SERVER_ENDPOINT"),
+        application_token=field("APPLICATION_TOKEN", "application_token"),
+        scope=field("APPLICATION_SCOPE"),
+    )
+    problems = {}
+    if not _MEMBER_RE.match(data.member_id):
+        problems["member_id"] = "missing or malformed"
+    if not _DOMAIN_RE.match(data.domain):
+        problems["DOMAIN"] = "missing or malformed"
+    for name, value in (("AUTH_ID", data.access_token), ("REFRESH_ID", data.refresh_token)):
+        if not _TOKEN_RE.match(value):
+            problems[name] = "missing or malformed"
+    if data.application_token and not _TOKEN_RE.match(data.application_token):
+        problems["APPLICATION_TOKEN"] = "malformed"  # noqa: S105 - a field name
+    if not data.server_endpoint.startswith(("https://", "http://")):
+        problems["SERVER_ENDPOINT"] = "missing or malformed"
+    if problems:
+        raise ValidationFailed("The install request is incomplete.", extra={"fields": problems})
+    return data
+
+
+def portal_install(request: InstallRequest) -> Portal:
+    """Create or update the portal from a verified install request; never a duplicate."""
+    from assistants.selectors import ladder_status_items
+    from crm_sync.bitrix.oauth import oauth_app_info
+    from crm_sync.services import portal_bootstrap, sync_run_create
+
+    info = oauth_app_info(
+        server_endpoint=request.server_endpoint,
+        access_token=request.access_token,
+        member_id=request.member_id,
+    )
+    if info.member_id != request.member_id:
+        raise NotAuthenticated(
+            "The install token belongs to another portal.", code="install_not_verified"
+        )
+    if info.client_id and info.client_id != settings.BITRIX_CLIENT_ID:
+        raise NotAuthenticated(
+            "The install token was issued to another application.", code="install_not_verified"
+        )
+    client_endpoint = info.client_endpoint or f"https://{request.domain}/rest/"
+    connection.set_schema_to_public()
+    portal = Portal.objects.filter(member_id=request.member_id).first()
+    if portal is None:
+        portal = portal_create(member_id=request.member_id, domain=info.domain or request.domain)
+    with transaction.atomic():
+        Portal.objects.filter(pk=portal.pk).update(
+            domain=(info.domain or request.domain).lower(),
+            region=_region(info.domain or request.domain),
+            install_state=Portal.InstallState.ACTIVE,
+            installed_at=timezone.now(),
+            uninstalled_at=None,
+        )
+        portal_credentials_save(
+            portal=portal,
+            client_endpoint=client_endpoint,
+            server_endpoint=request.server_endpoint,
+            access_token=request.access_token,
+            refresh_token=request.refresh_token,
+            expires_in=request.expires_in,
+            application_token=request.application_token or _stored_application_token(portal),
+            scope=info.scope or request.scope,
+            bitrix_user_id=info.user_id,
+        )
+    portal.refresh_from_db()
+    with portal:
+        status_items = ladder_status_items()
+        portal_bootstrap(portal=portal, status_items=status_items)
+        with transaction.atomic():
+            sync_run_create(kind="full")
+    logger.info("portal installed", extra={"portal_id": portal.pk})
+    return portal
+
+
+def _stored_application_token(portal: Portal) -> str:
+    credentials = PortalCredentials.objects.filter(portal=portal).first()
+    return credentials.application_token if credentials else ""
+
+
+def _region(domain: str) -> str:
+    tld = domain.rsplit(".", 1)[-1].lower() if "." in domain else ""
+    return tld if tld in {"ru", "by", "kz", "com", "de", "eu", "ua", "uz"} else ""
+
+
+@dataclass(frozen=True)
+class VerifiedEvent:
+    portal: Portal
+    event: str
+
+
+def event_verify(*, member_id: str, application_token: str, event: str) -> VerifiedEvent:
+    """Only events of a portal we know, signed with its application token, get through."""
+    generic = NotAuthenticated("The event is not from a connected portal.", code="event_rejected")
+    if not _MEMBER_RE.match(member_id or "") or not application_token:
+        raise generic
+    connection.set_schema_to_public()
+    credentials = (
+        PortalCredentials.objects.select_related("portal")
+        .filter(portal__member_id=member_id)
+        .first()
+    )
+    if credentials is None or not credentials.application_token:
+        raise generic
+    if not hmac.compare_digest(credentials.application_token, application_token):
+        raise generic
+    return VerifiedEvent(portal=credentials.portal, event=event.upper())
+
+
+def portal_uninstall(*, portal: Portal) -> None:
+    """Stop all work now; the data goes after the retention period (purge_uninstalled)."""
+    Portal.objects.filter(pk=portal.pk).update(
+        install_state=Portal.InstallState.UNINSTALLED,
+        uninstalled_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    # Bitrix24 revoked our tokens on uninstall: keep nothing that could be mistaken for access.
+    PortalCredentials.objects.filter(portal=portal).update(access_token="", refresh_token="")
+    logger.info("portal uninstalled", extra={"portal_id": portal.pk})
+
+
+def purge_uninstalled_portals(*, now=None) -> int:
+    """Drop the schemas of portals uninstalled longer than the retention period ago."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.KEEPWARM_UNINSTALL_RETENTION_DAYS)
+    doomed = list(
+        Portal.objects.filter(
+            install_state=Portal.InstallState.UNINSTALLED, uninstalled_at__lt=cutoff
+        )
+    )
+    for portal in doomed:
+        portal_delete(portal=portal)
+    return len(doomed)
+
+
+def portal_for_member(member_id: str) -> Portal:
+    connection.set_schema_to_public()
+    portal = (
+        Portal.objects.filter(member_id=member_id or "").first()
+        if _MEMBER_RE.match(member_id or "")
+        else None
+    )
+    if portal is None or not portal.is_active:
+        raise NotAuthenticated("This portal has not installed Keepwarm.", code="unknown_portal")
+    return portal
