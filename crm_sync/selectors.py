@@ -81,3 +81,13 @@ def sync_status() -> SyncStatus:
             )
         )
     return SyncStatus(running, last, eta_seconds(running) if running else None, entities)
+
+
+def rest_calls_search(*, query: str = "", limit: int = 200):
+    """Recent REST calls, optionally only those whose method or error code contains `query`."""
+    from crm_sync.models import RestCallLog
+
+    calls = RestCallLog.objects.order_by("-created_at", "-id")
+    if query:
+        calls = calls.filter(Q(method__icontains=query) | Q(error_code__icontains=query))
+    return list(calls[:limit])

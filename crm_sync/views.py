@@ -13,6 +13,7 @@ class RestCallLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
     """The portal's Bitrix24 REST call log (secrets masked), newest first."""
 
     serializer_class = RestCallLogSerializer
+    queryset_model = RestCallLog
     filterset_class = RestCallLogFilter
 
     def get_portal_queryset(self):

@@ -41,6 +41,7 @@ _PROTECTED_METHODS = (
 
 
 class _PortalScoped:
+    queryset_model = None  # the model listed, for the OpenAPI schema
     authentication_classes = list(_ALLOWED_AUTHENTICATION)
     permission_classes = [IsPortalPrincipal]
 
@@ -69,6 +70,8 @@ class _PortalScoped:
         self.portal = principal.portal
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no request, no portal
+            return self.queryset_model.objects.none()
         return self.get_portal_queryset()
 
     def get_portal_queryset(self):

@@ -155,3 +155,25 @@ class PortalCredentials(models.Model):
 
     def __str__(self) -> str:
         return f"credentials of portal {self.portal_id}"
+
+
+class StaffAccessLog(models.Model):
+    """One row per look of vendor staff at a portal's own data; the portal's admin sees it."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="staff_access")
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    staff_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    detail = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("staff access")
+        verbose_name_plural = _("staff access log")
+        ordering = ["-created_at"]
+        permissions = [("view_portal_data", _("Can view a portal's own data (audited)"))]
+
+    def __str__(self) -> str:
+        return f"{self.staff_username} {self.action} {self.portal_id}"

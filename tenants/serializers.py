@@ -22,3 +22,10 @@ class PortalSerializer(serializers.ModelSerializer):
 class PortalTokenSerializer(serializers.Serializer):
     token = serializers.CharField(read_only=True)
     expires_in = serializers.IntegerField(read_only=True)
+
+
+class StaffAccessSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    staff_username = serializers.CharField()
+    action = serializers.CharField()
+    detail = serializers.CharField()

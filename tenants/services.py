@@ -228,3 +228,16 @@ def portal_iframe_token_issue(*, portal: Portal, bitrix_user_id: int | None) -> 
         audience="iframe",
         bitrix_user_id=bitrix_user_id,
     )
+
+
+def staff_access_record(*, portal: Portal, user, action: str, detail: str = ""):
+    """Audit a staff read of a portal's data, in the same request that reads it."""
+    from tenants.models import StaffAccessLog
+
+    return StaffAccessLog.objects.create(
+        portal=portal,
+        staff_user=user,
+        staff_username=user.get_username(),
+        action=action[:64],
+        detail=detail[:500],
+    )

@@ -1,9 +1,11 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
 from rest_framework.response import Response
 
-from tenants.api import PortalScopedAPIView
-from tenants.serializers import PortalSerializer, PortalTokenSerializer
+from tenants.api import PortalScopedAPIView, PortalScopedViewSet
+from tenants.models import StaffAccessLog
+from tenants.serializers import PortalSerializer, PortalTokenSerializer, StaffAccessSerializer
 from tenants.services import portal_api_token_issue
 
 
@@ -25,3 +27,13 @@ class PortalTokenIssueApi(PortalScopedAPIView):
         )
         ttl = int(settings.KEEPWARM_PORTAL_TOKEN_TTL.total_seconds())
         return Response(PortalTokenSerializer({"token": token, "expires_in": ttl}).data)
+
+
+class StaffAccessViewSet(mixins.ListModelMixin, PortalScopedViewSet):
+    """Every time Keepwarm staff looked at this portal's data (public table: filtered by portal)."""
+
+    serializer_class = StaffAccessSerializer
+    queryset_model = StaffAccessLog
+
+    def get_portal_queryset(self):
+        return StaffAccessLog.objects.filter(portal=self.portal).order_by("-created_at")

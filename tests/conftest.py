@@ -171,3 +171,20 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what:
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def staff_login():
+    """Log a staff user in with a verified second factor, as the back office demands."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    def login(client, user):
+        device = StaticDevice.objects.create(user=user, name="test")
+        client.force_login(user)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return device
+
+    return login

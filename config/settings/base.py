@@ -52,6 +52,9 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health_check",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tenants",
     "security_docs",
     "sandbox",
@@ -77,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Must come after authentication (the client-admin path needs request.user) and before
     # any view: it is the one place that decides which portal schema a request may touch.
     "tenants.middleware.PortalResolutionMiddleware",
@@ -178,6 +182,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Vendor staff need a second factor (TOTP, or a one-time static token) for the back office.
+KEEPWARM_ADMIN_REQUIRE_OTP = env.bool("KEEPWARM_ADMIN_REQUIRE_OTP", default=True)
+OTP_TOTP_ISSUER = "Keepwarm"
 LOGIN_REDIRECT_URL = "/api/v1/portal/"
 
 # --- I18N ---------------------------------------------------------------------------------------
@@ -224,6 +231,8 @@ UNFOLD = {
     "SITE_TITLE": "Keepwarm back office",
     "SITE_HEADER": "Keepwarm",
     "SHOW_LANGUAGES": True,
+    # The login form also asks for the second factor (see tenants.admin.KeepwarmAdminSite).
+    "LOGIN": {"form": "django_otp.admin.OTPAdminAuthenticationForm"},
 }
 
 # --- Logging ------------------------------------------------------------------------------------

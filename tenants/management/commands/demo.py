@@ -39,7 +39,7 @@ class Command(BaseCommand):
         self._step("Migrating the public schema and every portal schema")
         call_command("migrate_schemas", interactive=False, verbosity=0)
         portal = self._demo_portal()
-        vendor_password = self._vendor_superuser()
+        vendor_password, vendor_code = self._vendor_superuser()
         admin_password = self._client_admin(portal)
         token = portal_api_token_issue(portal=portal)
         base = f"http://127.0.0.1:{port}"
@@ -53,7 +53,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  demo portal:         {portal.domain} (member_id {portal.member_id})")
         self.stdout.write(
-            f"  back office:         {base}/admin/  vendor / {vendor_password}  (one-time)"
+            f"  back office:         {base}/admin/  vendor / {vendor_password}, "
+            f"one-time code {vendor_code}"
         )
         self.stdout.write(
             f"  client admin login:  {base}/accounts/login/  demo-admin / {admin_password}"
@@ -81,8 +82,10 @@ class Command(BaseCommand):
             )
         return portal
 
-    def _vendor_superuser(self) -> str:
-        """A fresh random password on every run: it is printed once and never stored in clear."""
+    def _vendor_superuser(self) -> tuple[str, str]:
+        """A fresh password and a single-use second-factor code on every run, printed once."""
+        from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+
         password = secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(
             username="vendor", defaults={"is_staff": True, "is_superuser": True}
@@ -90,7 +93,11 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        return password
+        device, _ = StaticDevice.objects.get_or_create(user=user, name="demo one-time codes")
+        device.token_set.all().delete()
+        code = StaticToken.random_token()
+        StaticToken.objects.create(device=device, token=code)
+        return password, code
 
     def _client_admin(self, portal: Portal) -> str:
         password = secrets.token_urlsafe(12)
