@@ -22,3 +22,146 @@ class AssistantSettings(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version}"
+
+
+class AssistantPass(models.Model):
+    """One evaluation of every assistant over the mirror, as of a moment."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    as_of = models.DateTimeField(_("as of"))
+    settings_version = models.PositiveIntegerField(_("settings version"), default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"pass {self.pk} as of {self.as_of:%Y-%m-%d %H:%M}"
+
+
+class ClientState(models.Model):
+    """The ladder status of one client and the moment its clock started."""
+
+    entity_type_id = models.PositiveSmallIntegerField()  # 3 contact, 4 company
+    client_id = models.BigIntegerField()
+    status = models.CharField(max_length=32)
+    status_since = models.DateTimeField()
+    # The enumeration value last seen in (or written to) the client's Bitrix24 status field: a
+    # different value in the mirror means a person changed the status.
+    bitrix_value = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity_type_id", "client_id"], name="client_state_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type_id}:{self.client_id} {self.status}"
+
+
+class Decision(models.Model):
+    """What an assistant decided about one client, why, and what became of it (the outbox)."""
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        QUEUED = "queued", _("Queued")
+        EXECUTING = "executing", _("Executing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        UNDONE = "undone", _("Undone")
+
+    key = models.CharField(max_length=200, unique=True)  # the idempotency key
+    pass_ref = models.ForeignKey(
+        AssistantPass, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    assistant = models.CharField(max_length=32, db_index=True)
+    rule = models.CharField(max_length=64)
+    rule_version = models.PositiveIntegerField(default=0)
+    entity_type_id = models.PositiveSmallIntegerField()
+    client_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, blank=True)
+    facts = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=24, choices=Status.choices, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    result = models.JSONField(default=dict, blank=True)
+    undo_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["entity_type_id", "client_id"], name="decision_client_idx"),
+            models.Index(fields=["status", "id"], name="decision_outbox_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.entity_type_id}:{self.client_id} {self.status}"
+
+
+class ClientEvent(models.Model):
+    """The client's history: every status change and assistant action, with its reason."""
+
+    entity_type_id = models.PositiveSmallIntegerField()
+    client_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=32)  # status_changed, task_created, reassigned, …
+    detail = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["entity_type_id", "client_id"], name="event_client_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.entity_type_id}:{self.client_id}"
+
+
+class ClientSnooze(models.Model):
+    """A manager's "not now": the client is not forgotten or released until `until`."""
+
+    entity_type_id = models.PositiveSmallIntegerField()
+    client_id = models.BigIntegerField()
+    until = models.DateField()
+    reason = models.CharField(max_length=500)
+    created_by = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["entity_type_id", "client_id"], name="snooze_client_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type_id}:{self.client_id} until {self.until}"
+
+
+class ManagerAbsence(models.Model):
+    """Leave and sick days: no releases from, and no hand-overs to, an absent manager."""
+
+    user_id = models.BigIntegerField(db_index=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} away {self.starts_on}..{self.ends_on}"

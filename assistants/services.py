@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from assistants.models import AssistantSettings
+from assistants.models import (
+    AssistantSettings,
+    ClientEvent,
+    ClientSnooze,
+    Decision,
+    ManagerAbsence,
+)
 from assistants.settings_schema import settings_document_errors
-from config.errors import Conflict, ValidationFailed
+from config.errors import Conflict, NotFound, ValidationFailed
 
 
 def assistant_settings_save(*, document: Any, changed_by: str = "") -> AssistantSettings:
@@ -25,3 +33,231 @@ def assistant_settings_save(*, document: Any, changed_by: str = "") -> Assistant
             )
     except IntegrityError as exc:  # two saves raced for the same version number
         raise Conflict("The settings were changed at the same time; reload and retry.") from exc
+
+
+# --- follow-ups, undo, snoozes, absences, runs -------------------------------------------------
+
+
+def _queue(decisions: list[Decision]) -> list[Decision]:
+    """Insert follow-up decisions; a key that exists already is skipped (exactly once)."""
+    Decision.objects.bulk_create(decisions, ignore_conflicts=True)
+    return list(Decision.objects.filter(key__in=[d.key for d in decisions]))
+
+
+def _followup(parent: Decision, suffix: str, **fields) -> Decision:
+    return Decision(
+        key=f"{parent.key}|{suffix}"[:200],
+        pass_ref_id=parent.pass_ref_id,
+        assistant=parent.assistant,
+        rule=fields.pop("rule", parent.rule),
+        rule_version=parent.rule_version,
+        entity_type_id=parent.entity_type_id,
+        client_id=parent.client_id,
+        owner_id=fields.pop("owner_id", parent.owner_id),
+        facts=parent.facts,
+        status=Decision.Status.QUEUED,
+        **fields,
+    )
+
+
+def followups_create(*, decision: Decision, settings: dict) -> list[Decision]:
+    """What a done decision sets in motion: warnings, loss messages, hand-overs."""
+    from assistants.handover import handover_targets_assign
+
+    params = decision.params
+    followups: list[Decision] = []
+    if decision.action == "set_status" and params.get("revert"):
+        followups.append(
+            _followup(
+                decision, "notify", action="notify", params={"to": "owner", "message": "revert"}
+            )
+        )
+    if decision.action == "set_status" and params.get("to") == "lost":
+        followups += [
+            _followup(
+                decision, "loss-manager", action="notify",
+                params={"to": "owner", "message": "loss_manager"},
+            ),
+            _followup(
+                decision, "loss-supervisor", action="notify",
+                params={"to": "supervisor", "message": "loss_supervisor"},
+            ),
+        ]  # fmt: skip
+        on_loss = settings["ladder"]["on_loss"]
+        if on_loss["policy"] != "none":
+            followups.append(
+                _followup(
+                    decision,
+                    "handover",
+                    action="reassign",
+                    rule="ladder.loss_handover",
+                    params={
+                        "from": decision.owner_id,
+                        "handover": on_loss,
+                        "move_deals": False,
+                        "move_tasks": False,
+                    },
+                )
+            )
+    if decision.action == "reassign" and not params.get("open") and params.get("to"):
+        followups += [
+            _followup(
+                decision, "notify-old", action="notify",
+                params={"to": "owner", "message": "released_from"},
+            ),
+            _followup(
+                decision, "notify-new", action="notify", owner_id=params["to"],
+                params={"to": "owner", "message": "released_to"},
+            ),
+            _followup(
+                decision, "notify-supervisor", action="notify",
+                params={"to": "supervisor", "message": "released_supervisor"},
+            ),
+        ]  # fmt: skip
+    if not followups:
+        return []
+    created = _queue(followups)
+    handover_targets_assign(
+        decisions=[d for d in created if d.action == "reassign"], as_of=timezone.now()
+    )
+    return created
+
+
+def decision_undo(*, decision_id: int, by: str) -> Decision:
+    """Revert a status change or a hand-over made by an assistant, within the undo window."""
+    from assistants.selectors import assistant_settings_current
+
+    with transaction.atomic():
+        decision = Decision.objects.select_for_update().filter(pk=decision_id).first()
+        if decision is None:
+            raise NotFound("No such decision.")
+        if decision.status != Decision.Status.DONE or decision.action not in {
+            "set_status",
+            "reassign",
+        }:
+            raise Conflict(
+                "Only a status change or a hand-over that was carried out can be undone."
+            )
+        window = assistant_settings_current().document["safety"]["undo_days"]
+        if decision.executed_at and decision.executed_at < timezone.now() - timedelta(days=window):
+            raise Conflict(f"The undo window of {window} days has passed.")
+        if decision.action == "set_status":
+            params = {"from": decision.params["to"], "to": decision.params["from"], "undo": True}
+            owner = decision.owner_id
+        else:
+            params = {
+                "from": decision.params.get("to"),
+                "to": decision.params.get("from"),
+                "move_deals": decision.params.get("move_deals", False),
+                "move_tasks": decision.params.get("move_tasks", False),
+                "deal_ids": decision.params.get("deal_ids", []),
+                "task_ids": decision.params.get("task_ids", []),
+                "undo": True,
+            }
+            owner = decision.params.get("to")
+        compensation = Decision.objects.create(
+            key=f"undo:{decision.pk}",
+            assistant=decision.assistant,
+            rule="undo",
+            rule_version=decision.rule_version,
+            entity_type_id=decision.entity_type_id,
+            client_id=decision.client_id,
+            owner_id=owner,
+            action=decision.action,
+            params=params,
+            facts={"undo_of": decision.pk, "by": by[:128]},
+            status=Decision.Status.QUEUED,
+            undo_of=decision,
+        )
+        Decision.objects.filter(pk=decision.pk).update(status=Decision.Status.UNDONE)
+        ClientEvent.objects.create(
+            entity_type_id=decision.entity_type_id,
+            client_id=decision.client_id,
+            kind="undo_requested",
+            detail={"decision": decision.pk, "by": by[:128]},
+            reason=f"undo of {decision.rule}",
+            decision=compensation,
+        )
+    return compensation
+
+
+def snooze_create(*, entity_type_id: int, client_id: int, until, reason: str, by: int | None):
+    if until <= timezone.now().date():
+        raise ValidationFailed(
+            "A snooze must end in the future.", extra={"fields": {"until": "past"}}
+        )
+    if not reason.strip():
+        raise ValidationFailed(
+            "Say why the client is snoozed.", extra={"fields": {"reason": "empty"}}
+        )
+    snooze = ClientSnooze.objects.create(
+        entity_type_id=entity_type_id, client_id=client_id, until=until, reason=reason[:500],
+        created_by=by,
+    )  # fmt: skip
+    ClientEvent.objects.create(
+        entity_type_id=entity_type_id,
+        client_id=client_id,
+        kind="snoozed",
+        detail={"until": until.isoformat(), "by": by},
+        reason=reason[:500],
+    )
+    return snooze
+
+
+def absence_create(*, user_id: int, starts_on, ends_on, reason: str = "") -> ManagerAbsence:
+    if ends_on < starts_on:
+        raise ValidationFailed(
+            "An absence cannot end before it starts.", extra={"fields": {"ends_on": "before start"}}
+        )
+    return ManagerAbsence.objects.create(
+        user_id=user_id, starts_on=starts_on, ends_on=ends_on, reason=reason[:200]
+    )
+
+
+def pass_approve(*, pass_id: int) -> int:
+    """Release the hand-overs a mass pass held back for approval."""
+    return Decision.objects.filter(
+        pass_ref_id=pass_id, status=Decision.Status.AWAITING_APPROVAL
+    ).update(status=Decision.Status.QUEUED)
+
+
+def assistants_run(
+    *, portal, as_of=None, dry_run: bool = False, send_notifications: bool | None = None
+):
+    """One pass and, unless it is a preview, the execution of its outbox.
+
+    Notifications go out once a day at the portal's hour (seed 001), or when asked to.
+    """
+    from assistants.engine import assistants_pass_run
+    from assistants.executor import notifications_send, outbox_execute
+
+    result = assistants_pass_run(as_of=as_of, dry_run=dry_run)
+    if dry_run:
+        return result, None, None
+    executed = outbox_execute(portal=portal, now=result.as_of)
+    notified = None
+    if send_notifications is None:
+        send_notifications = _digest_due(portal, result.as_of)
+    if send_notifications:
+        notified = notifications_send(portal=portal, now=result.as_of)
+    return result, executed, notified
+
+
+def _digest_due(portal, moment) -> bool:
+    """Is it the portal's notification hour in its own time zone, with no digest sent today?"""
+    from zoneinfo import ZoneInfo
+
+    from assistants.selectors import assistant_settings_current
+    from tenants.locks import lease_acquire
+
+    hour = assistant_settings_current().document["notifications"]["hour"]
+    local = moment.astimezone(ZoneInfo(portal.time_zone or "Europe/Moscow"))
+    if local.hour != hour:
+        return False
+    return lease_acquire(f"digest:{portal.pk}:{local.date().isoformat()}", 26 * 3600)
+
+
+def assistants_job(portal) -> str:
+    """Periodic job (tenants.jobs): pass, outbox, and the daily digest at the portal's hour."""
+    result, executed, notified = assistants_run(portal=portal)
+    return f"pass:{result.pass_id} done:{executed.done} notified:{notified.done if notified else 0}"

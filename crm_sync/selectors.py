@@ -91,3 +91,92 @@ def rest_calls_search(*, query: str = "", limit: int = 200):
     if query:
         calls = calls.filter(Q(method__icontains=query) | Q(error_code__icontains=query))
     return list(calls[:limit])
+
+
+def active_users_by_department() -> dict[int, list[int]]:
+    """Active employees per department (from the mirrored users)."""
+    from crm_sync.models import User
+
+    members: dict[int, list[int]] = {}
+    for user_id, departments in User.objects.filter(active=True).values_list(
+        "id", "department_ids"
+    ):
+        for department in departments or []:
+            members.setdefault(department, []).append(user_id)
+    return members
+
+
+@dataclass(frozen=True)
+class OrgChart:
+    heads: dict[int, int]  # department → head user
+    parents: dict[int, int | None]  # department → parent department
+    user_departments: dict[int, list[int]]
+
+    def departments_of(self, user_id: int | None) -> list[int]:
+        return self.user_departments.get(user_id or 0, []) or [0]
+
+    def supervisor_of(self, user_id: int | None) -> int | None:
+        """The head of the user's department; for a head, the head of the parent department."""
+        department: int | None = self.departments_of(user_id)[0]
+        for _ in range(50):  # the tree is finite; guard against cycles in bad data
+            unknown = department not in self.heads and department not in self.parents
+            if department is None or unknown:
+                return None
+            head = self.heads.get(department)
+            if head and head != user_id:
+                return head
+            department = self.parents.get(department)
+        return None
+
+
+def department_heads() -> OrgChart:
+    from crm_sync.models import Department, User
+
+    heads = {}
+    parents = {}
+    for department_id, head_id, parent_id in Department.objects.values_list(
+        "id", "head_id", "parent_id"
+    ):
+        if head_id:
+            heads[department_id] = head_id
+        parents[department_id] = parent_id
+    user_departments = dict(User.objects.values_list("id", "department_ids"))
+    return OrgChart(heads, parents, {k: list(v or []) for k, v in user_departments.items()})
+
+
+def client_names(keys: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """Display names of contacts (3), companies (4) and deals (2), for messages."""
+    from crm_sync.models import Company, Contact, Deal
+
+    names: dict[tuple[int, int], str] = {}
+    by_type: dict[int, list[int]] = {}
+    for entity_type_id, client_id in keys:
+        by_type.setdefault(entity_type_id, []).append(client_id)
+    for row in Contact.objects.filter(id__in=by_type.get(3, [])).values(
+        "id", "name", "last_name"
+    ):
+        full = f"{row['name']} {row['last_name']}".strip()
+        names[(3, row["id"])] = full or f"#{row['id']}"
+    for row in Company.objects.filter(id__in=by_type.get(4, [])).values("id", "title"):
+        names[(4, row["id"])] = row["title"] or f"#{row['id']}"
+    for row in Deal.objects.filter(id__in=by_type.get(2, [])).values("id", "title"):
+        names[(2, row["id"])] = row["title"] or f"#{row['id']}"
+    for key in keys:
+        names.setdefault(key, f"#{key[1]}")
+    return names
+
+
+def status_enum_values(field_name: str) -> dict[int, dict[str, str]]:
+    """{entity type: {status code: enumeration id}} of our status field, from the mirror."""
+    from crm_sync.models import UserFieldDefinition
+
+    values: dict[int, dict[str, str]] = {}
+    for entity, items in UserFieldDefinition.objects.filter(field_name=field_name).values_list(
+        "entity", "enum_items"
+    ):
+        entity_type = {"CRM_CONTACT": 3, "CRM_COMPANY": 4}.get(entity)
+        if entity_type:
+            values[entity_type] = {
+                str(item.get("xml_id")): str(item.get("id")) for item in items or []
+            }
+    return values

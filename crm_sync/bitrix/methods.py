@@ -209,6 +209,7 @@ method_declare(
             "CHANGED_DATE",
             "CLOSED_DATE",
             "UF_CRM_TASK",
+            "TITLE",
         ),
         stored_in="crm_sync_task",
         select_required=True,
@@ -403,3 +404,99 @@ for _entity in ("contact", "company"):
             field_params=("fields",),
         )
     )
+
+ASSISTANTS = "assistants"
+
+for _entity in ("contact", "company"):
+    method_declare(
+        MethodSpec(
+            name=f"crm.{_entity}.update",
+            scope="crm",
+            access="write",
+            purpose=_(
+                "Sets the client status field, hands a released or lost client to its new owner, "
+                "or opens it to everyone; nothing else on the record is changed."
+            ),
+            feature=ASSISTANTS,
+            params=("id",),
+            fields=("ASSIGNED_BY_ID", "UF_CRM_KEEPWARM_STATUS", "OPENED"),
+            field_params=("fields",),
+        )
+    )
+
+method_declare(
+    MethodSpec(
+        name="crm.deal.update",
+        scope="crm",
+        access="write",
+        purpose=_("Moves the open deals of a released client to its new owner (if enabled)."),
+        feature=ASSISTANTS,
+        params=("id",),
+        fields=("ASSIGNED_BY_ID",),
+        field_params=("fields",),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="tasks.task.add",
+        scope="task",
+        access="write",
+        purpose=_("Creates the reminder task for a forgotten client or deal, bound to it."),
+        feature=ASSISTANTS,
+        fields=("TITLE", "DESCRIPTION", "RESPONSIBLE_ID", "DEADLINE", "UF_CRM_TASK"),
+        field_params=("fields",),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="tasks.task.update",
+        scope="task",
+        access="write",
+        purpose=_("Moves the open tasks of a released client to its new owner (if enabled)."),
+        feature=ASSISTANTS,
+        params=("taskId",),
+        fields=("RESPONSIBLE_ID",),
+        field_params=("fields",),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="im.notify.system.add",
+        scope="im",
+        access="write",
+        purpose=_("Sends the daily digest and warnings to managers and supervisors."),
+        feature=ASSISTANTS,
+        params=("USER_ID", "MESSAGE", "TAG"),
+        field_params=(),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.timeline.comment.add",
+        scope="crm",
+        access="write",
+        purpose=_("Posts to the client's timeline what an assistant did and why."),
+        feature=ASSISTANTS,
+        fields=("ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
+        field_params=("fields",),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.timeline.comment.list",
+        scope="crm",
+        access="read",
+        purpose=_(
+            "After a crash, checks whether Keepwarm's own timeline post was already made, so it "
+            "is never posted twice; only Keepwarm's marker is looked for."
+        ),
+        feature=ASSISTANTS,
+        fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
+        field_params=("select", "filter"),
+    )
+)

@@ -170,7 +170,11 @@ def directories_sync(client: BitrixClient) -> int:
                     multiple=to_bool(row.get("MULTIPLE")),
                     label=to_str(label),
                     enum_items=[
-                        {"id": to_int(item.get("ID")), "value": to_str(item.get("VALUE"))}
+                        {
+                            "id": to_int(item.get("ID")),
+                            "value": to_str(item.get("VALUE")),
+                            "xml_id": to_str(item.get("XML_ID"), 64),
+                        }
                         for item in (row.get("LIST") or [])
                     ],
                     synced_at=now,

@@ -1,0 +1,113 @@
+"""One assistants pass: facts → rules → decisions (→ executor).
+
+`assistants_pass_run` evaluates every assistant for one portal as of a moment. With
+`dry_run=True` the whole pass runs inside a transaction that is rolled back after the planned
+decisions are read: the preview is computed by exactly the code that acts, and leaves nothing
+behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from assistants import rules
+from assistants.calendar import WorkCalendar
+from assistants.facts import ActivityDefinition, PlannedDateField, client_facts_build
+from assistants.handover import handover_targets_assign
+from assistants.models import AssistantPass, Decision
+from assistants.selectors import assistant_settings_current
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    pass_id: int | None
+    as_of: datetime
+    dry_run: bool
+    clients: int
+    counts: dict[str, int] = field(default_factory=dict)
+    planned: list[dict] = field(default_factory=list)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
+    settings = ctx.settings
+    planned = settings["planned_work"]
+    clients = client_facts_build(
+        as_of=ctx.as_of,
+        definition=ActivityDefinition.from_settings(settings["activity"]),
+        planned_dates=[PlannedDateField(**item) for item in planned["date_fields"]],
+        open_tasks_are_planned=planned["open_tasks"],
+        future_activities_are_planned=planned["future_activities"],
+    )
+    counts: dict[str, int] = {"clients": clients}
+    if settings["ladder"]["enabled"]:
+        for name, value in rules.ladder_states_refresh(ctx).items():
+            counts[f"ladder.{name}"] = value
+        for name, value in rules.ladder_decisions(ctx).items():
+            counts[f"ladder.{name}"] = value
+    counts["forgotten"] = rules.forgotten_decisions(ctx)
+    counts["deals"] = rules.deal_decisions(ctx)
+    counts["released"] = rules.released_decisions(ctx)
+    if ctx.pass_id is not None:
+        handover_targets_assign(
+            decisions=list(Decision.objects.filter(pass_ref_id=ctx.pass_id, action="reassign")),
+            as_of=ctx.as_of,
+        )
+    return counts
+
+
+def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False) -> PassResult:
+    """Evaluate every assistant over the mirror; returns counts and (dry run) the plan."""
+    as_of = as_of or timezone.now()
+    current = assistant_settings_current()
+    calendar = WorkCalendar.from_settings(current.document["calendar"])
+    result = PassResult(pass_id=None, as_of=as_of, dry_run=dry_run, clients=0)
+    try:
+        with transaction.atomic():
+            run = AssistantPass.objects.create(as_of=as_of, settings_version=current.version)
+            ctx = rules.PassContext(run.pk, as_of, current.document, current.version, calendar)
+            counts = _evaluate(ctx)
+            result.pass_id = run.pk
+            result.clients = counts.pop("clients")
+            new = Decision.objects.filter(pass_ref_id=run.pk).order_by("id")
+            result.counts = dict(
+                Counter(f"{d.assistant}.{d.action}" for d in new.only("assistant", "action"))
+            )
+            result.counts.update({f"rule.{k}": v for k, v in counts.items() if v})
+            if dry_run:
+                result.planned = [_plan_row(d) for d in new]
+                raise _Rollback
+            AssistantPass.objects.filter(pk=run.pk).update(
+                status=AssistantPass.Status.DONE, finished_at=timezone.now(), counts=result.counts
+            )
+    except _Rollback:
+        result.pass_id = None
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS kw_client_facts")
+    return result
+
+
+def _plan_row(decision: Decision) -> dict:
+    return {
+        "assistant": decision.assistant,
+        "rule": decision.rule,
+        "action": decision.action,
+        "entity_type_id": decision.entity_type_id,
+        "client_id": decision.client_id,
+        "owner_id": decision.owner_id,
+        "params": decision.params,
+        "facts": decision.facts,
+        "status": decision.status,
+    }

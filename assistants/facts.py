@@ -1,0 +1,219 @@
+"""Client facts: one set-based pass over the mirror that every assistant rule reads.
+
+For every client (contact or company) and every deal, one statement computes when it was last
+really contacted (by the portal's definition of activity), when it was last called, how far its
+planned work reaches, whether it has open or won deals, and its owner. Activity is aggregated per
+client across its own record, its deals and (for a company) its contacts: an activity row is
+fanned out to every client it belongs to with a LATERAL VALUES list, so the activity table is
+scanned once.
+
+The result is materialised in a temporary table (`kw_client_facts`) for the rest of the pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+CONTACT, COMPANY, DEAL = 3, 4, 2
+FACTS_TABLE = "kw_client_facts"
+
+
+@dataclass(frozen=True)
+class ActivityDefinition:
+    """Which activities count as contact with the client (assistant settings → `activity`)."""
+
+    calls: bool = True
+    min_call_seconds: int = 0
+    emails_incoming: bool = True
+    emails_outgoing: bool = True
+    meetings: bool = True
+    tasks: bool = True
+    todos: bool = True
+    invoices: bool = True
+    deals: bool = True
+
+    @classmethod
+    def from_settings(cls, activity: dict[str, Any]) -> ActivityDefinition:
+        fields = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in activity.items() if key in fields})
+
+    def sql(self) -> str:
+        """A boolean SQL expression over crm_sync_activity `a`: does this row count?"""
+        parts = []
+        if self.calls:
+            parts.append("(a.type_id = 2 AND a.completed)")
+        if self.emails_incoming:
+            parts.append("(a.type_id = 4 AND a.direction = 1)")
+        if self.emails_outgoing:
+            parts.append("(a.type_id = 4 AND a.direction = 2)")
+        if self.meetings:
+            parts.append("(a.type_id = 1 AND a.completed)")
+        if self.tasks:
+            parts.append("(a.type_id = 3 AND a.completed)")
+        if self.todos:
+            parts.append("(a.provider_id = 'CRM_TODO' AND a.completed)")
+        return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+@dataclass(frozen=True)
+class PlannedDateField:
+    entity: str  # contact, company or deal
+    field: str  # UF_… holding a date
+
+
+def client_facts_build(
+    *,
+    as_of: datetime,
+    definition: ActivityDefinition,
+    planned_dates: list[PlannedDateField] = (),
+    open_tasks_are_planned: bool = True,
+    future_activities_are_planned: bool = True,
+) -> int:
+    """(Re)build kw_client_facts for this connection; returns the number of clients.
+
+    Columns: entity_type_id, client_id, owner_id, created_at, modified_at, uf, last_activity_at,
+    last_call_at, planned_until, open_deals, last_won_at.
+    """
+    counts = definition.sql()
+    uf_dates = _uf_date_sql(planned_dates)
+    planned_activity = (
+        "max(a.deadline) FILTER (WHERE NOT a.completed AND a.deadline >= %(as_of)s)"
+        if future_activities_are_planned
+        else "NULL::timestamptz"
+    )
+    task_planned = (
+        """
+        task_links AS (
+            SELECT l.et, l.cid, max(t.deadline) AS until
+            FROM crm_sync_task t
+            CROSS JOIN LATERAL unnest(t.crm_bindings) AS b(code)
+            LEFT JOIN crm_sync_deal d
+                   ON split_part(b.code, '_', 1) = 'D'
+                  AND d.id = NULLIF(split_part(b.code, '_', 2), '')::bigint
+            CROSS JOIN LATERAL (VALUES
+                (3, CASE split_part(b.code, '_', 1)
+                        WHEN 'C' THEN NULLIF(split_part(b.code, '_', 2), '')::bigint
+                        WHEN 'D' THEN d.contact_id END),
+                (4, CASE split_part(b.code, '_', 1)
+                        WHEN 'CO' THEN NULLIF(split_part(b.code, '_', 2), '')::bigint
+                        WHEN 'D' THEN d.company_id END),
+                (2, CASE split_part(b.code, '_', 1)
+                        WHEN 'D' THEN NULLIF(split_part(b.code, '_', 2), '')::bigint END)
+            ) AS l(et, cid)
+            WHERE l.cid IS NOT NULL AND t.status NOT IN (5, 7) AND t.deadline >= %(as_of)s
+            GROUP BY l.et, l.cid
+        ),"""
+        if open_tasks_are_planned
+        else (
+            "task_links AS (SELECT 0 AS et, 0::bigint AS cid, "
+            "NULL::timestamptz AS until WHERE FALSE),"
+        )
+    )
+    sql = f"""
+        CREATE TEMPORARY TABLE {FACTS_TABLE} AS
+        WITH activity_links AS (
+            SELECT l.et, l.cid,
+                   max(LEAST(COALESCE(a.end_time, a.start_time, a.created_at), %(as_of)s))
+                       FILTER (WHERE {counts} AND COALESCE(a.start_time, a.created_at) <= %(as_of)s)
+                       AS last_activity_at,
+                   max(COALESCE(a.start_time, a.created_at))
+                       FILTER (WHERE a.type_id = 2 AND a.completed
+                               AND COALESCE(a.start_time, a.created_at) <= %(as_of)s)
+                       AS last_call_at,
+                   {planned_activity} AS planned_until
+            FROM crm_sync_activity a
+            LEFT JOIN crm_sync_deal d ON a.owner_type_id = 2 AND d.id = a.owner_id
+            LEFT JOIN crm_sync_contact c ON a.owner_type_id = 3 AND c.id = a.owner_id
+            CROSS JOIN LATERAL (VALUES
+                (3, CASE a.owner_type_id WHEN 3 THEN a.owner_id WHEN 2 THEN d.contact_id END),
+                (4, CASE a.owner_type_id WHEN 4 THEN a.owner_id WHEN 2 THEN d.company_id
+                                         WHEN 3 THEN c.company_id END),
+                (2, CASE a.owner_type_id WHEN 2 THEN a.owner_id END)
+            ) AS l(et, cid)
+            WHERE l.cid IS NOT NULL
+            GROUP BY l.et, l.cid
+        ),
+        {task_planned}
+        deal_links AS (
+            SELECT l.et, l.cid,
+                   count(*) FILTER (WHERE d.stage_semantic = 'P' AND NOT d.closed) AS open_deals,
+                   max(COALESCE(d.close_date, d.modified_at))
+                       FILTER (WHERE d.stage_semantic = 'S') AS last_won_at,
+                   max(d.created_at) FILTER (WHERE d.created_at <= %(as_of)s) AS last_deal_at
+            FROM crm_sync_deal d
+            CROSS JOIN LATERAL (VALUES (3, d.contact_id), (4, d.company_id)) AS l(et, cid)
+            WHERE l.cid IS NOT NULL
+            GROUP BY l.et, l.cid
+        ),
+        invoice_links AS (
+            SELECT l.et, l.cid, max(i.created_at) AS last_invoice_at
+            FROM crm_sync_smartinvoice i
+            CROSS JOIN LATERAL (VALUES (3, i.contact_id), (4, i.company_id)) AS l(et, cid)
+            WHERE l.cid IS NOT NULL AND i.created_at <= %(as_of)s
+            GROUP BY l.et, l.cid
+        ),
+        clients AS (
+            SELECT 3 AS et, id AS cid, assigned_by_id AS owner_id, created_at, modified_at, uf,
+                   NULL::text AS stage_id, NULL::bigint AS category_id,
+                   {uf_dates["contact"]} AS uf_planned
+            FROM crm_sync_contact
+            UNION ALL
+            SELECT 4, id, assigned_by_id, created_at, modified_at, uf, NULL, NULL,
+                   {uf_dates["company"]}
+            FROM crm_sync_company WHERE NOT is_my_company
+            UNION ALL
+            SELECT 2, id, assigned_by_id, created_at, modified_at, uf, stage_id, category_id,
+                   {uf_dates["deal"]}
+            FROM crm_sync_deal WHERE stage_semantic = 'P' AND NOT closed
+        )
+        SELECT c.et AS entity_type_id, c.cid AS client_id, c.owner_id, c.created_at,
+               c.modified_at, c.uf,
+               c.stage_id, c.category_id,
+               GREATEST(
+                   al.last_activity_at,
+                   CASE WHEN %(count_deals)s AND c.et <> 2 THEN dl.last_deal_at END,
+                   CASE WHEN %(count_invoices)s THEN il.last_invoice_at END
+               ) AS last_activity_at,
+               al.last_call_at,
+               GREATEST(al.planned_until, tl.until, c.uf_planned) AS planned_until,
+               COALESCE(dl.open_deals, 0) AS open_deals,
+               dl.last_won_at
+        FROM clients c
+        LEFT JOIN activity_links al ON al.et = c.et AND al.cid = c.cid
+        LEFT JOIN task_links tl ON tl.et = c.et AND tl.cid = c.cid
+        LEFT JOIN deal_links dl ON dl.et = c.et AND dl.cid = c.cid
+        LEFT JOIN invoice_links il ON il.et = c.et AND il.cid = c.cid
+    """
+    params = {
+        "as_of": as_of,
+        "count_deals": definition.deals,
+        "count_invoices": definition.invoices,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {FACTS_TABLE}")
+        cursor.execute(sql, params)
+        cursor.execute(f"CREATE UNIQUE INDEX ON {FACTS_TABLE} (entity_type_id, client_id)")
+        cursor.execute(f"ANALYZE {FACTS_TABLE}")
+        cursor.execute(f"SELECT count(*) FROM {FACTS_TABLE}")
+        return cursor.fetchone()[0]
+
+
+def _uf_date_sql(fields: list[PlannedDateField]) -> dict[str, str]:
+    """SQL for "the latest future date among the configured UF date fields" per entity."""
+    by_entity: dict[str, list[str]] = {"contact": [], "company": [], "deal": []}
+    for item in fields:
+        name = item.field
+        if not name.replace("_", "").isalnum():  # validated by the settings schema as well
+            raise ValueError(f"bad user field name {name!r}")
+        by_entity[item.entity].append(
+            f"CASE WHEN uf->>'{name}' ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' "
+            f"THEN (substring(uf->>'{name}' from 1 for 10))::date::timestamptz END"
+        )
+    return {
+        entity: ("GREATEST(" + ", ".join(parts) + ")") if parts else "NULL::timestamptz"
+        for entity, parts in by_entity.items()
+    }

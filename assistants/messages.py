@@ -1,0 +1,133 @@
+"""Texts assistants send to Bitrix24 and show in explanations, in the portal's language.
+
+A decision stores facts, not prose; the words are made here, from the facts and the portal's
+own message templates, when they are needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import translation
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from crm_sync.selectors import client_names
+
+ENTITY_PATHS = {3: "contact", 4: "company", 2: "deal"}
+
+
+def _date(value) -> str:
+    if not value:
+        return "—"
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    return moment.strftime("%d.%m.%Y") if moment else str(value)[:10]
+
+
+def status_name(settings: dict, code: str | None) -> str:
+    for status in settings["ladder"]["statuses"]:
+        if status["code"] == code:
+            return status["name"]
+    return code or "—"
+
+
+def client_link(domain: str, entity_type_id: int, client_id: int, name: str) -> str:
+    path = ENTITY_PATHS.get(entity_type_id, "contact")
+    return f"[URL=https://{domain}/crm/{path}/details/{client_id}/]{name}[/URL]"
+
+
+def decision_reason(decision, settings: dict, language: str = "ru") -> str:
+    """Why an assistant acted, in one sentence (the "explain" of every decision)."""
+    facts, params = decision.facts or {}, decision.params or {}
+    with translation.override(language):
+        rule = decision.rule
+        if rule == "ladder.decay":
+            return _(
+                "No contact since %(since)s: %(days)s days passed, the status moves from "
+                "%(from)s to %(to)s."
+            ) % {
+                "since": _date(facts.get("clock_started")),
+                "days": facts.get("days"),
+                "from": status_name(settings, params.get("from")),
+                "to": status_name(settings, params.get("to")),
+            }
+        if rule == "ladder.warning":
+            return _("The status %(status)s ends soon (%(days)s days since %(since)s).") % {
+                "status": status_name(settings, params.get("status")),
+                "days": facts.get("days"),
+                "since": _date(facts.get("clock_started")),
+            }
+        if rule == "ladder.open_deal":
+            return _("The client has an open deal: status In work.")
+        if rule in {"ladder.deal_closed", "ladder.deal_won"}:
+            return _("A deal was closed: the client is Hot.")
+        if rule == "ladder.raise_without_call":
+            return _(
+                "The status was raised to %(attempted)s without a call in the last %(days)s "
+                "days: it goes back to %(status)s."
+            ) % {
+                "attempted": status_name(settings, facts.get("attempted_status")),
+                "days": facts.get("lookback_days"),
+                "status": status_name(settings, facts.get("status")),
+            }
+        if rule in {"forgotten.client", "deals.untouched"}:
+            return _(
+                "No contact for more than %(days)s days (last: %(last)s) and nothing planned."
+            ) % {
+                "days": facts.get("days"),
+                "last": _date(facts.get("last_activity_at")),
+            }
+        if rule == "released.overdue_task":
+            return _(
+                "The reminder task (due %(deadline)s) is overdue and the client is still not "
+                "contacted: the client goes to another manager."
+            ) % {"deadline": _date(facts.get("task_deadline"))}
+        if rule == "undo":
+            return _("An earlier assistant action was undone.")
+        return rule
+
+
+def task_title(decision, settings: dict, name: str) -> str:
+    template = (
+        settings["deals"]["task_title"]
+        if decision.rule == "deals.untouched"
+        else settings["forgotten"]["task_title"]
+    )
+    days = decision.params.get("days", "")
+    title = template.replace("{days}", str(days))
+    return f"{title}: {name} · KW-{decision.pk}"[:250]
+
+
+def notification_text(decision, settings: dict, domain: str, name: str, language: str) -> str:
+    """The message for one notify decision (used alone or inside a digest)."""
+    link = client_link(domain, decision.entity_type_id, decision.client_id, name)
+    kind = decision.params.get("message")
+    ladder = settings["ladder"]
+    if kind == "loss_manager":
+        return f"{ladder['loss_message_manager']} {link}"
+    if kind == "loss_supervisor":
+        return f"{ladder['loss_message_supervisor']} {link}"
+    if decision.rule == "ladder.warning":
+        return f"{ladder['warn_message']} {link}"
+    with translation.override(language):
+        if kind == "revert":
+            return _("%(client)s: the status was restored because there was no recent call.") % {
+                "client": link
+            }
+        if kind == "released_from":
+            return _("%(client)s was handed to another manager: the reminder task was ignored.") % {
+                "client": link
+            }
+        if kind == "released_to":
+            return _("%(client)s is now yours: the previous manager did not contact them.") % {
+                "client": link
+            }
+        if kind == "released_supervisor":
+            return _("%(client)s was handed over to another manager in your team.") % {
+                "client": link
+            }
+    return f"{link}: {decision_reason(decision, settings, language)}"
+
+
+def names_for(decisions) -> dict[tuple[int, int], str]:
+    return client_names({(d.entity_type_id, d.client_id) for d in decisions})

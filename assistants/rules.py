@@ -1,0 +1,475 @@
+"""The assistants' rules as set-based SQL over the mirror and kw_client_facts.
+
+Each rule is one INSERT … SELECT into the decision outbox with ON CONFLICT (key) DO NOTHING: the
+key names the situation (client, rule, the clock or activity it is about), so a second pass over
+the same data inserts nothing, and a decision already executed is never repeated. Rules never
+touch Bitrix24; the executor does (assistants.executor).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+
+from assistants.calendar import WorkCalendar
+from assistants.facts import FACTS_TABLE
+
+ENTITY_TYPES = {"contact": 3, "company": 4, "deal": 2}
+STATUS_FIELD = "UF_CRM_KEEPWARM_STATUS"
+
+
+@dataclass(frozen=True)
+class PassContext:
+    pass_id: int | None
+    as_of: datetime
+    settings: dict[str, Any]
+    settings_version: int
+    calendar: WorkCalendar
+
+    def entity_ids(self) -> list[int]:
+        return [ENTITY_TYPES[name] for name in self.settings["entities"]]
+
+
+def _execute(sql: str, params: dict[str, Any]) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
+
+
+def _insert_decisions(select_sql: str, params: dict[str, Any], *, status: str = "queued") -> int:
+    """INSERT the rows of `select_sql` (key, assistant, rule, et, cid, owner, action, params,
+    facts) into the outbox; existing keys are left alone."""
+    sql = f"""
+        INSERT INTO assistants_decision
+            (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id, owner_id,
+             action, params, facts, reason, status, attempts, last_error, result, created_at)
+        SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid, s.owner_id,
+               s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb, %(now)s
+        FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params, facts)
+        ON CONFLICT (key) DO NOTHING
+    """
+    return _execute(sql, {**params, "status": status})
+
+
+def _base_params(ctx: PassContext) -> dict[str, Any]:
+    return {
+        "pass_id": ctx.pass_id,
+        "version": ctx.settings_version,
+        "now": ctx.as_of,
+        "as_of": ctx.as_of,
+        "entities": ctx.entity_ids(),
+    }
+
+
+# --- the status ladder ----------------------------------------------------------------------
+
+
+def _status_values_sql() -> str:
+    """(et, enum id as text, status code) from the mirrored definition of our status field."""
+    return f"""
+        SELECT CASE d.entity WHEN 'CRM_CONTACT' THEN 3 WHEN 'CRM_COMPANY' THEN 4 END AS et,
+               item->>'id' AS value, item->>'xml_id' AS code
+        FROM crm_sync_userfielddefinition d
+        CROSS JOIN LATERAL jsonb_array_elements(d.enum_items) AS item
+        WHERE d.field_name = '{STATUS_FIELD}' AND d.entity IN ('CRM_CONTACT', 'CRM_COMPANY')
+    """
+
+
+def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
+    """Take in what people did in Bitrix24: new statuses, changes, clearings.
+
+    A status change that raises a client without a recent call is not taken in when the portal
+    forbids it; instead a revert decision is queued (seed 001: revert and warn).
+    """
+    ladder = ctx.settings["ladder"]
+    codes = [status["code"] for status in ladder["statuses"]]
+    rank = json.dumps({code: index for index, code in enumerate(codes)})
+    params = {
+        **_base_params(ctx),
+        "rank": rank,
+        "lookback": ctx.as_of - timedelta(days=ladder["raise_call_lookback_days"]),
+        "requires_call": ladder["raise_requires_call"],
+    }
+    seen = f"""
+        SELECT f.entity_type_id AS et, f.client_id AS cid, f.owner_id,
+               COALESCE(f.uf->>'{STATUS_FIELD}', '') AS value, v.code,
+               f.last_activity_at, f.last_call_at, f.created_at, f.modified_at
+        FROM {FACTS_TABLE} f
+        LEFT JOIN ({_status_values_sql()}) v
+               ON v.et = f.entity_type_id AND v.value = f.uf->>'{STATUS_FIELD}'
+        WHERE f.entity_type_id = ANY(%(entities)s)
+    """
+    counts = {}
+    # 1. Clients seen with a status for the first time: start their clock from their history.
+    counts["adopted"] = _execute(
+        f"""
+        INSERT INTO assistants_clientstate
+            (entity_type_id, client_id, status, status_since, bitrix_value, updated_at)
+        SELECT s.et, s.cid, s.code,
+               LEAST(COALESCE(s.last_activity_at, s.created_at, %(as_of)s), %(as_of)s),
+               s.value, %(now)s
+        FROM ({seen}) s
+        WHERE s.code IS NOT NULL AND s.code <> 'empty'
+        ON CONFLICT (entity_type_id, client_id) DO NOTHING
+        """,
+        params,
+    )
+    # 2. A raise without a recent call, where the portal forbids it: queue a revert + warning.
+    changed = f"""
+        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value
+        FROM ({seen}) s
+        JOIN assistants_clientstate cs ON cs.entity_type_id = s.et AND cs.client_id = s.cid
+        WHERE s.value <> cs.bitrix_value
+    """
+    forbidden = f"""
+        SELECT c.* FROM ({changed}) c
+        WHERE %(requires_call)s AND c.code IS NOT NULL AND c.code NOT IN ('empty', 'in_work')
+          AND (%(rank)s::jsonb->>c.code)::int < (%(rank)s::jsonb->>c.old_status)::int
+          AND (c.last_call_at IS NULL OR c.last_call_at < %(lookback)s)
+    """
+    counts["reverted"] = _insert_decisions(
+        f"""
+        SELECT 'ladder:revert:' || f.et || ':' || f.cid || ':' || f.value || ':'
+                   || COALESCE(to_char(f.modified_at, 'YYYYMMDDHH24MISS'), '-') AS key,
+               'ladder' AS assistant, 'ladder.raise_without_call' AS rule, f.et, f.cid,
+               f.owner_id, 'set_status' AS action,
+               jsonb_build_object('from', f.code, 'to', f.old_status, 'revert', true,
+                                  'notify_owner', true) AS params,
+               jsonb_build_object('attempted_status', f.code, 'status', f.old_status,
+                                  'last_call_at', f.last_call_at,
+                                  'lookback_days', %(lookback_days)s) AS facts
+        FROM ({forbidden}) f
+        """,
+        {**params, "lookback_days": ladder["raise_call_lookback_days"]},
+    )
+    # 3. Every other change is taken in as the new status with a fresh clock; a cleared status
+    #    (Empty) takes the client out of the ladder.
+    counts["taken_in"] = _execute(
+        f"""
+        UPDATE assistants_clientstate cs
+        SET status = c.code, status_since = %(as_of)s, bitrix_value = c.value, updated_at = %(now)s
+        FROM ({changed}) c
+        WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
+          AND c.code IS NOT NULL AND c.code <> 'empty'
+          AND NOT EXISTS (SELECT 1 FROM ({forbidden}) f WHERE f.et = c.et AND f.cid = c.cid)
+        """,
+        params,
+    )
+    counts["cleared"] = _execute(
+        f"""
+        DELETE FROM assistants_clientstate cs
+        USING ({changed}) c
+        WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
+          AND (c.code IS NULL OR c.code = 'empty') AND c.value = ''
+        """,
+        params,
+    )
+    return counts
+
+
+def _chain_rows(ctx: PassContext) -> list[tuple[str, str, datetime, int]]:
+    """For each decaying status: every later status reachable, with the clock cutoff for it."""
+    statuses = {s["code"]: s for s in ctx.settings["ladder"]["statuses"]}
+    rows = []
+    for code, status in statuses.items():
+        cumulative = 0
+        current = status
+        seen = {code}
+        while current["days"] and current["next"] and current["next"] not in seen:
+            cumulative += current["days"]
+            target = current["next"]
+            rows.append((code, target, ctx.calendar.cutoff(ctx.as_of, cumulative), cumulative))
+            seen.add(target)
+            current = statuses[target]
+    return rows
+
+
+def _values_sql(rows: list[tuple], types: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """A VALUES list with named parameters (empty lists give a typed empty relation)."""
+    params: dict[str, Any] = {}
+    if not rows:
+        nulls = ", ".join(f"NULL::{kind}" for kind in types)
+        return f"SELECT {nulls} WHERE FALSE", params
+    tuples = []
+    for index, row in enumerate(rows):
+        names = []
+        for position, (value, kind) in enumerate(zip(row, types, strict=True)):
+            name = f"v{index}_{position}"
+            params[name] = value
+            names.append(f"%({name})s::{kind}")
+        tuples.append("(" + ", ".join(names) + ")")
+    return "VALUES " + ", ".join(tuples), params
+
+
+def ladder_decisions(ctx: PassContext) -> dict[str, int]:
+    """In work, won → Hot, decay along the ladder (to its final step at once), warnings."""
+    ladder = ctx.settings["ladder"]
+    params = _base_params(ctx)
+    states = f"""
+        SELECT cs.entity_type_id AS et, cs.client_id AS cid, cs.status, cs.status_since,
+               f.owner_id, f.open_deals, f.last_won_at, f.last_call_at, f.last_activity_at,
+               GREATEST(cs.status_since,
+                        CASE WHEN %(reset_on_calls)s THEN f.last_call_at END) AS clock
+        FROM assistants_clientstate cs
+        JOIN {FACTS_TABLE} f ON f.entity_type_id = cs.entity_type_id AND f.client_id = cs.client_id
+        WHERE cs.entity_type_id = ANY(%(entities)s)
+    """
+    params["reset_on_calls"] = ladder["reset_on_calls"]
+    counts = {}
+    # An open deal puts the client In work; closing it (won or not) raises the client to Hot.
+    counts["in_work"] = _insert_decisions(
+        f"""
+        SELECT 'ladder:in_work:' || s.et || ':' || s.cid || ':'
+                   || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
+               'ladder', 'ladder.open_deal', s.et, s.cid, s.owner_id, 'set_status',
+               jsonb_build_object('from', s.status, 'to', 'in_work'),
+               jsonb_build_object('open_deals', s.open_deals, 'status_since', s.status_since)
+        FROM ({states}) s
+        WHERE s.open_deals > 0 AND s.status <> 'in_work'
+        """,
+        params,
+    )
+    counts["hot"] = _insert_decisions(
+        f"""
+        SELECT 'ladder:hot:' || s.et || ':' || s.cid || ':'
+                   || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
+               'ladder', CASE WHEN s.status = 'in_work' THEN 'ladder.deal_closed'
+                              ELSE 'ladder.deal_won' END,
+               s.et, s.cid, s.owner_id, 'set_status',
+               jsonb_build_object('from', s.status, 'to', 'hot'),
+               jsonb_build_object('last_won_at', s.last_won_at, 'status_since', s.status_since)
+        FROM ({states}) s
+        WHERE s.open_deals = 0 AND s.status <> 'hot'
+          AND (s.status = 'in_work' OR s.last_won_at > s.status_since)
+        """,
+        params,
+    )
+    chain, chain_params = _values_sql(_chain_rows(ctx), ("text", "text", "timestamptz", "integer"))
+    params.update(chain_params)
+    loss = ladder["on_loss"]
+    counts["decay"] = _insert_decisions(
+        f"""
+        SELECT DISTINCT ON (s.et, s.cid)
+               'ladder:decay:' || s.et || ':' || s.cid || ':' || s.status || ':'
+                   || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
+               'ladder', 'ladder.decay', s.et, s.cid, s.owner_id, 'set_status',
+               jsonb_build_object('from', s.status, 'to', c.target,
+                                  'lost', c.target = 'lost', 'on_loss', %(on_loss)s::jsonb),
+               jsonb_build_object('clock_started', s.clock, 'days', c.days,
+                                  'last_call_at', s.last_call_at,
+                                  'last_activity_at', s.last_activity_at,
+                                  'reset_on_calls', %(reset_on_calls)s)
+        FROM ({states}) s
+        JOIN ({chain}) AS c(source, target, cutoff, days) ON c.source = s.status
+        WHERE s.clock < c.cutoff AND s.open_deals = 0
+          AND NOT COALESCE(s.status <> 'hot' AND s.last_won_at > s.status_since, FALSE)
+        ORDER BY s.et, s.cid, c.days DESC
+        """,
+        {**params, "on_loss": json.dumps(loss)},
+    )
+    warn_days = ladder["warn_days_before"]
+    if warn_days > 0:
+        warn_rows = [
+            (s["code"], s["next"], ctx.calendar.cutoff(ctx.as_of, s["days"] - warn_days), s["days"])
+            for s in ladder["statuses"]
+            if s["days"] and s["days"] > warn_days
+        ]
+        warns, warn_params = _values_sql(warn_rows, ("text", "text", "timestamptz", "integer"))
+        counts["warn"] = _insert_decisions(
+            f"""
+            SELECT 'ladder:warn:' || s.et || ':' || s.cid || ':' || s.status || ':'
+                       || to_char(s.clock, 'YYYYMMDDHH24MISS') AS key,
+                   'ladder', 'ladder.warning', s.et, s.cid, s.owner_id, 'notify',
+                   jsonb_build_object('to', 'owner', 'status', s.status, 'next', w.target),
+                   jsonb_build_object('clock_started', s.clock, 'days', w.days,
+                                      'warn_days_before', %(warn_days)s)
+            FROM ({states}) s
+            JOIN ({warns}) AS w(source, target, cutoff, days) ON w.source = s.status
+            WHERE s.clock < w.cutoff AND s.open_deals = 0
+              AND NOT EXISTS (SELECT 1 FROM assistants_decision d
+                              WHERE d.rule = 'ladder.decay' AND d.entity_type_id = s.et
+                                AND d.client_id = s.cid AND d.status IN ('queued', 'executing'))
+            """,
+            {**params, **warn_params, "warn_days": warn_days},
+        )
+    return counts
+
+
+# --- forgotten, released, deals --------------------------------------------------------------
+
+
+def _scope_sql(scope: dict[str, Any], alias: str, params: dict[str, Any], prefix: str) -> str:
+    """SQL conditions for a rule's scope: owners, deal pipelines/stages, user-field conditions."""
+    parts = ["TRUE"]
+    if scope.get("owners"):
+        params[f"{prefix}_owners"] = scope["owners"]
+        parts.append(f"{alias}.owner_id = ANY(%({prefix}_owners)s)")
+    if scope.get("deal_categories"):
+        params[f"{prefix}_categories"] = scope["deal_categories"]
+        parts.append(
+            f"({alias}.entity_type_id <> 2 OR {alias}.category_id = ANY(%({prefix}_categories)s))"
+        )
+    if scope.get("deal_stages"):
+        params[f"{prefix}_stages"] = scope["deal_stages"]
+        parts.append(
+            f"({alias}.entity_type_id <> 2 OR {alias}.stage_id = ANY(%({prefix}_stages)s))"
+        )
+    for index, condition in enumerate(scope.get("conditions") or []):
+        field = condition["field"]
+        name = f"{prefix}_c{index}"
+        value_sql = f"({alias}.uf->>'{field}')"
+        op = condition["op"]
+        value = condition.get("value")
+        if op == "empty":
+            parts.append(f"COALESCE({value_sql}, '') IN ('', 'false', '[]')")
+        elif op == "not_empty":
+            parts.append(f"COALESCE({value_sql}, '') NOT IN ('', 'false', '[]')")
+        elif op in {"in", "not_in"}:
+            params[name] = [str(v) for v in (value or [])]
+            negate = "NOT " if op == "not_in" else ""
+            parts.append(f"{negate}(COALESCE({value_sql}, '') = ANY(%({name})s))")
+        else:
+            params[name] = str(value)
+            sql_op = {"eq": "=", "ne": "<>", "gt": ">", "lt": "<"}[op]
+            parts.append(f"COALESCE({value_sql}, '') {sql_op} %({name})s")
+    return " AND ".join(parts)
+
+
+def _not_snoozed(alias: str) -> str:
+    return f"""NOT EXISTS (SELECT 1 FROM assistants_clientsnooze z
+                       WHERE z.entity_type_id = {alias}.entity_type_id
+                         AND z.client_id = {alias}.client_id AND z.until >= %(as_of)s::date)"""
+
+
+def _open_task_decision(alias: str, rule: str) -> str:
+    """A forgotten-task decision for this client whose task is not finished yet."""
+    return f"""EXISTS (
+        SELECT 1 FROM assistants_decision d
+        LEFT JOIN crm_sync_task t ON t.id = (d.result->>'task_id')::bigint
+        WHERE d.rule = '{rule}' AND d.entity_type_id = {alias}.entity_type_id
+          AND d.client_id = {alias}.client_id
+          AND (d.status IN ('queued', 'executing', 'awaiting_approval')
+               OR (d.status = 'done' AND (t.id IS NULL OR t.status NOT IN (5, 7)))))"""
+
+
+def forgotten_decisions(ctx: PassContext) -> int:
+    """No qualifying activity for N days and nothing planned → one task for the owner."""
+    rule = ctx.settings["forgotten"]
+    if not rule["enabled"]:
+        return 0
+    params = {**_base_params(ctx), "cutoff": ctx.calendar.cutoff(ctx.as_of, rule["days"])}
+    scope = _scope_sql(rule["scope"], "f", params, "fg")
+    entities = rule["scope"].get("entities") or ctx.settings["entities"]
+    params["rule_entities"] = [ENTITY_TYPES[e] for e in entities if e != "deal"]
+    params["days"] = rule["days"]
+    params["deadline"] = ctx.as_of + timedelta(days=rule["task_days"])
+    return _insert_decisions(
+        f"""
+        SELECT 'forgotten:' || f.entity_type_id || ':' || f.client_id || ':'
+                   || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
+               'forgotten', 'forgotten.client', f.entity_type_id, f.client_id, f.owner_id,
+               'create_task',
+               jsonb_build_object('responsible_id', f.owner_id, 'deadline', %(deadline)s,
+                                  'days', %(days)s),
+               jsonb_build_object('last_activity_at', f.last_activity_at,
+                                  'planned_until', f.planned_until, 'days', %(days)s,
+                                  'checked', jsonb_build_array('planned_work', 'snooze',
+                                                               'open_forgotten_task'))
+        FROM {FACTS_TABLE} f
+        WHERE f.entity_type_id = ANY(%(rule_entities)s) AND f.owner_id IS NOT NULL
+          AND COALESCE(f.last_activity_at, f.created_at) < %(cutoff)s
+          AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
+          AND {scope} AND {_not_snoozed("f")}
+          AND NOT {_open_task_decision("f", "forgotten.client")}
+        """,
+        params,
+    )
+
+
+def deal_decisions(ctx: PassContext) -> int:
+    """A deal untouched for N days with nothing planned (seed 000) → a task for its owner."""
+    rule = ctx.settings["deals"]
+    if not rule["enabled"]:
+        return 0
+    params = {**_base_params(ctx), "cutoff": ctx.calendar.cutoff(ctx.as_of, rule["days"])}
+    scope = _scope_sql(rule["scope"], "f", params, "dl")
+    params["days"] = rule["days"]
+    params["deadline"] = ctx.as_of + timedelta(days=ctx.settings["forgotten"]["task_days"])
+    return _insert_decisions(
+        f"""
+        SELECT 'deal:' || f.client_id || ':'
+                   || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
+               'deals', 'deals.untouched', 2, f.client_id, f.owner_id, 'create_task',
+               jsonb_build_object('responsible_id', f.owner_id, 'deadline', %(deadline)s,
+                                  'days', %(days)s),
+               jsonb_build_object('last_activity_at', f.last_activity_at,
+                                  'planned_until', f.planned_until, 'days', %(days)s)
+        FROM {FACTS_TABLE} f
+        WHERE f.entity_type_id = 2 AND f.owner_id IS NOT NULL
+          AND COALESCE(f.last_activity_at, f.created_at) < %(cutoff)s
+          AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
+          AND {scope} AND {_not_snoozed("f")}
+          AND NOT {_open_task_decision("f", "deals.untouched")}
+        """,
+        params,
+    )
+
+
+def released_decisions(ctx: PassContext) -> int:
+    """Forgotten task overdue M days, still no activity, nothing planned → a new owner.
+
+    Owners on leave are left alone; new owners are active, present, under their cap.
+    """
+    rule = ctx.settings["released"]
+    if not rule["enabled"]:
+        return 0
+    params = {
+        **_base_params(ctx),
+        "overdue_cutoff": ctx.calendar.cutoff(ctx.as_of, rule["days_overdue"]),
+        "handover": json.dumps(rule["handover"]),
+        "move_deals": rule["move_deals"],
+        "move_tasks": rule["move_tasks"],
+        "move_contacts": rule.get("move_contacts", True),
+    }
+    status = "queued"
+    candidates = f"""
+        SELECT d.id AS forgotten_id, f.entity_type_id, f.client_id, f.owner_id,
+               t.id AS task_id, t.deadline, f.last_activity_at
+        FROM assistants_decision d
+        JOIN crm_sync_task t ON t.id = (d.result->>'task_id')::bigint
+        JOIN {FACTS_TABLE} f ON f.entity_type_id = d.entity_type_id AND f.client_id = d.client_id
+        WHERE d.rule = 'forgotten.client' AND d.status = 'done'
+          AND t.status NOT IN (5, 7) AND t.deadline < %(overdue_cutoff)s
+          AND (f.last_activity_at IS NULL OR f.last_activity_at < d.executed_at)
+          AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
+          AND f.owner_id = d.owner_id
+          AND {_not_snoozed("f")}
+          AND NOT EXISTS (SELECT 1 FROM assistants_managerabsence a
+                          WHERE a.user_id = f.owner_id
+                            AND %(as_of)s::date BETWEEN a.starts_on AND a.ends_on)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({candidates}) c", params)
+        planned = cursor.fetchone()[0]
+    if planned > ctx.settings["safety"]["mass_reassign_threshold"]:
+        status = "awaiting_approval"  # a mass hand-over waits for an approved preview
+    return _insert_decisions(
+        f"""
+        SELECT 'released:' || c.entity_type_id || ':' || c.client_id || ':' || c.forgotten_id,
+               'released', 'released.overdue_task', c.entity_type_id, c.client_id, c.owner_id,
+               'reassign',
+               jsonb_build_object('from', c.owner_id, 'handover', %(handover)s::jsonb,
+                                  'move_deals', %(move_deals)s, 'move_tasks', %(move_tasks)s,
+                                  'move_contacts', %(move_contacts)s),
+               jsonb_build_object('forgotten_decision', c.forgotten_id, 'task_id', c.task_id,
+                                  'task_deadline', c.deadline,
+                                  'last_activity_at', c.last_activity_at)
+        FROM ({candidates}) c
+        """,
+        params,
+        status=status,
+    )

@@ -1,0 +1,295 @@
+"""Assistant rules over a mirror built row by row: what each rule decides, and what it leaves."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from assistants.engine import assistants_pass_run
+from assistants.models import ClientState, Decision, ManagerAbsence
+from assistants.services import assistant_settings_save
+from assistants.settings_schema import settings_default
+from crm_sync.models import Activity, Contact, Deal, Department, Task, User, UserFieldDefinition
+from tests.conftest import in_portal
+
+STATUS_CODES = ["new", "in_work", "hot", "warm", "cold", "lost"]
+ENUM = {code: str(100 + index) for index, code in enumerate(STATUS_CODES)}
+MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.get_fixed_timezone(0))
+
+
+@pytest.fixture
+def portal(portal_factory):
+    portal = portal_factory()
+    with in_portal(portal):
+        for entity in ("CRM_CONTACT", "CRM_COMPANY"):
+            UserFieldDefinition.objects.create(
+                entity=entity,
+                field_name="UF_CRM_KEEPWARM_STATUS",
+                user_type_id="enumeration",
+                enum_items=[
+                    {"id": int(ENUM[code]), "value": code, "xml_id": code} for code in STATUS_CODES
+                ],
+            )
+        Department.objects.create(id=1, name="Sales", head_id=90)
+        for user_id in (5, 6, 7, 90):
+            User.objects.create(id=user_id, name=f"U{user_id}", active=True, department_ids=[1])
+        yield portal
+
+
+def _settings(**changes):
+    document = settings_default()
+    for path, value in changes.items():
+        node = document
+        keys = path.split("__")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+    assistant_settings_save(document=document)
+    return document
+
+
+def _contact(contact_id=10, *, status=None, owner=5, created_days_ago=200):
+    return Contact.objects.create(
+        id=contact_id,
+        name="Client",
+        assigned_by_id=owner,
+        created_at=MONDAY - timedelta(days=created_days_ago),
+        modified_at=MONDAY - timedelta(days=created_days_ago),
+        uf={"UF_CRM_KEEPWARM_STATUS": ENUM[status]} if status else {},
+    )
+
+
+_activity_ids = iter(range(1000, 100000))
+
+
+def _call(owner_type, owner_id, when, *, completed=True):
+    return Activity.objects.create(
+        id=next(_activity_ids),
+        owner_type_id=owner_type,
+        owner_id=owner_id,
+        type_id=2,
+        completed=completed,
+        start_time=when,
+        deadline=when,
+        created_at=min(when, MONDAY),
+    )
+
+
+def _decisions(rule=None):
+    queryset = Decision.objects.order_by("id")
+    return list(queryset.filter(rule=rule) if rule else queryset)
+
+
+def test_a_client_called_daily_keeps_its_status(portal):
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(hot=30))
+        _contact(status="hot")
+        for day in range(1, 41):
+            _call(3, 10, MONDAY - timedelta(days=day))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert _decisions("ladder.decay") == []
+        assert ClientState.objects.get(client_id=10).status == "hot"
+
+
+def test_called_eleven_days_ago_with_a_ten_day_limit_the_client_is_lost(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__on_loss={"policy": "supervisor", "user_id": None, "cap_per_manager": None},
+        )
+        _contact(status="new")
+        _call(3, 10, MONDAY - timedelta(days=11))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        [decay] = _decisions("ladder.decay")
+        assert decay.params["from"] == "new" and decay.params["to"] == "lost"
+        assert decay.params["lost"] is True
+        assert decay.params["on_loss"]["policy"] == "supervisor"
+        assert decay.facts["days"] == 10
+
+
+def test_decay_jumps_to_the_final_step_in_one_decision(portal):
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(hot=10, warm=10, cold=10))
+        _contact(status="hot")
+        _call(3, 10, MONDAY - timedelta(days=25))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        [decay] = _decisions("ladder.decay")
+        assert (decay.params["from"], decay.params["to"]) == ("hot", "cold")
+
+
+def test_a_friday_call_allows_a_monday_raise_with_a_three_day_lookback(portal):
+    with in_portal(portal):
+        _settings(ladder__raise_requires_call=True, ladder__raise_call_lookback_days=3)
+        contact = _contact(status="cold")
+        _call(3, 10, MONDAY - timedelta(days=2, hours=16))  # Friday 18:00
+        assistants_pass_run(as_of=MONDAY - timedelta(hours=1))
+        Contact.objects.filter(pk=contact.pk).update(
+            uf={"UF_CRM_KEEPWARM_STATUS": ENUM["warm"]}, modified_at=MONDAY
+        )
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert _decisions("ladder.raise_without_call") == []
+        assert ClientState.objects.get(client_id=10).status == "warm"
+
+
+def test_a_raise_without_a_call_is_reverted_and_the_manager_warned(portal):
+    with in_portal(portal):
+        _settings(ladder__raise_requires_call=True, ladder__raise_call_lookback_days=3)
+        contact = _contact(status="cold")
+        assistants_pass_run(as_of=MONDAY - timedelta(hours=1))
+        Contact.objects.filter(pk=contact.pk).update(
+            uf={"UF_CRM_KEEPWARM_STATUS": ENUM["hot"]}, modified_at=MONDAY
+        )
+
+        assistants_pass_run(as_of=MONDAY)
+
+        [revert] = _decisions("ladder.raise_without_call")
+        assert revert.action == "set_status"
+        assert (revert.params["from"], revert.params["to"]) == ("hot", "cold")
+        assert revert.params["revert"] is True
+        assert ClientState.objects.get(client_id=10).status == "cold"
+
+
+def test_a_deal_with_a_first_call_planned_next_month_is_not_forgotten(portal):
+    with in_portal(portal):
+        _settings(deals__enabled=True, deals__days=14)
+        Deal.objects.create(
+            id=50, title="Renewal", assigned_by_id=5, created_at=MONDAY - timedelta(days=60)
+        )
+        Deal.objects.create(
+            id=51, title="Renewal 2", assigned_by_id=5, created_at=MONDAY - timedelta(days=60)
+        )
+        _call(2, 50, MONDAY + timedelta(days=30), completed=False)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("deals.untouched")] == [51]
+
+
+def test_a_client_with_a_future_period_date_is_not_forgotten(portal):
+    with in_portal(portal):
+        _settings(
+            planned_work__date_fields=[{"entity": "contact", "field": "UF_CRM_PERIOD"}],
+            forgotten__days=30,
+        )
+        _contact(10)
+        Contact.objects.filter(pk=10).update(uf={"UF_CRM_PERIOD": "2027-01-15"})
+        _contact(11)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("forgotten.client")] == [11]
+
+
+def _forgotten_done(client_id, task_id, *, overdue_days):
+    decision = Decision.objects.create(
+        key=f"forgotten:3:{client_id}:seed",
+        assistant="forgotten",
+        rule="forgotten.client",
+        entity_type_id=3,
+        client_id=client_id,
+        owner_id=5,
+        action="create_task",
+        status=Decision.Status.DONE,
+        result={"task_id": task_id},
+        executed_at=MONDAY - timedelta(days=overdue_days + 3),
+    )
+    Task.objects.create(
+        id=task_id,
+        status=2,
+        responsible_id=5,
+        deadline=MONDAY - timedelta(days=overdue_days),
+        crm_bindings=[f"C_{client_id}"],
+    )
+    return decision
+
+
+def test_a_client_with_an_open_future_task_is_not_released(portal):
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        _contact(10)
+        _contact(11)
+        _forgotten_done(10, 700, overdue_days=10)
+        _forgotten_done(11, 701, overdue_days=10)
+        Task.objects.create(
+            id=702, status=2, responsible_id=5, deadline=MONDAY + timedelta(days=5),
+            crm_bindings=["C_10"],
+        )  # fmt: skip
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("released.overdue_task")] == [11]
+
+
+def test_a_manager_on_leave_receives_no_clients(portal):
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        ManagerAbsence.objects.create(
+            user_id=6, starts_on=MONDAY.date() - timedelta(days=1), ends_on=MONDAY.date()
+        )
+        for client_id in (10, 11, 12):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        targets = {d.params["to"] for d in _decisions("released.overdue_task")}
+        assert targets and 6 not in targets and 5 not in targets
+
+
+def test_a_mass_release_waits_for_approval(portal):
+    with in_portal(portal):
+        _settings(released__enabled=True, safety__mass_reassign_threshold=2)
+        for client_id in (10, 11, 12):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        statuses = {d.status for d in _decisions("released.overdue_task")}
+        assert statuses == {Decision.Status.AWAITING_APPROVAL}
+
+
+def test_running_the_same_pass_twice_creates_nothing_new(portal):
+    with in_portal(portal):
+        _settings(deals__enabled=True, released__enabled=True)
+        _contact(10, status="new")
+        _contact(11)
+        _call(3, 10, MONDAY - timedelta(days=40))
+
+        first = assistants_pass_run(as_of=MONDAY)
+        count = Decision.objects.count()
+        second = assistants_pass_run(as_of=MONDAY + timedelta(minutes=5))
+
+        assert count > 0
+        assert Decision.objects.count() == count
+        assert not any(key.startswith(("forgotten", "ladder", "deals")) for key in second.counts)
+        assert first.counts
+
+
+def test_a_dry_run_plans_but_writes_nothing(portal):
+    with in_portal(portal):
+        _settings()
+        _contact(10, status="new")
+
+        preview = assistants_pass_run(as_of=MONDAY, dry_run=True)
+
+        assert preview.planned, preview
+        assert {row["rule"] for row in preview.planned} >= {"ladder.decay", "forgotten.client"}
+        assert Decision.objects.count() == 0
+        assert ClientState.objects.count() == 0
+
+
+def _ladder(**days):
+    statuses = settings_default()["ladder"]["statuses"]
+    for status in statuses:
+        if status["code"] in days:
+            status["days"] = days[status["code"]]
+    return statuses
