@@ -152,9 +152,7 @@ def client_names(keys: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
     by_type: dict[int, list[int]] = {}
     for entity_type_id, client_id in keys:
         by_type.setdefault(entity_type_id, []).append(client_id)
-    for row in Contact.objects.filter(id__in=by_type.get(3, [])).values(
-        "id", "name", "last_name"
-    ):
+    for row in Contact.objects.filter(id__in=by_type.get(3, [])).values("id", "name", "last_name"):
         full = f"{row['name']} {row['last_name']}".strip()
         names[(3, row["id"])] = full or f"#{row['id']}"
     for row in Company.objects.filter(id__in=by_type.get(4, [])).values("id", "title"):
