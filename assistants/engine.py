@@ -9,11 +9,11 @@ behind.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from assistants import rules
@@ -51,11 +51,15 @@ def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
         future_activities_are_planned=planned["future_activities"],
     )
     counts: dict[str, int] = {"clients": clients}
+    with connection.cursor() as cursor:  # fresh statistics for this pass's joins
+        cursor.execute("ANALYZE assistants_clientstate")
+        cursor.execute("ANALYZE assistants_decision")
     if settings["ladder"]["enabled"]:
         for name, value in rules.ladder_states_refresh(ctx).items():
             counts[f"ladder.{name}"] = value
         for name, value in rules.ladder_decisions(ctx).items():
             counts[f"ladder.{name}"] = value
+    rules.open_task_decisions_build()
     counts["forgotten"] = rules.forgotten_decisions(ctx)
     counts["deals"] = rules.deal_decisions(ctx)
     counts["released"] = rules.released_decisions(ctx)
@@ -81,9 +85,10 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
             result.pass_id = run.pk
             result.clients = counts.pop("clients")
             new = Decision.objects.filter(pass_ref_id=run.pk).order_by("id")
-            result.counts = dict(
-                Counter(f"{d.assistant}.{d.action}" for d in new.only("assistant", "action"))
-            )
+            result.counts = {
+                f"{row['assistant']}.{row['action']}": row["n"]
+                for row in new.order_by().values("assistant", "action").annotate(n=Count("id"))
+            }
             result.counts.update({f"rule.{k}": v for k, v in counts.items() if v})
             if dry_run:
                 result.planned = [_plan_row(d) for d in new]
@@ -96,6 +101,8 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS kw_client_facts")
+            cursor.execute(f"DROP TABLE IF EXISTS {rules.OPEN_TASKS_TABLE}")
+            cursor.execute("DROP TABLE IF EXISTS kw_ladder_states")
     return result
 
 

@@ -3,9 +3,9 @@
 For every client (contact or company) and every deal, one statement computes when it was last
 really contacted (by the portal's definition of activity), when it was last called, how far its
 planned work reaches, whether it has open or won deals, and its owner. Activity is aggregated per
-client across its own record, its deals and (for a company) its contacts: an activity row is
-fanned out to every client it belongs to with a LATERAL VALUES list, so the activity table is
-scanned once.
+client across its own record, its deals and (for a company) its contacts. The activity table is
+scanned once and grouped by owning record (the cost of a bare GROUP BY); the grouped rows are then
+fanned out to every client they belong to with a LATERAL VALUES list.
 
 The result is materialised in a temporary table (`kw_client_facts`) for the rest of the pass.
 """
@@ -115,8 +115,10 @@ def client_facts_build(
     )
     sql = f"""
         CREATE TEMPORARY TABLE {FACTS_TABLE} AS
-        WITH activity_links AS (
-            SELECT l.et, l.cid,
+        WITH owner_activity AS (
+            -- One pass over the activity table, grouped by the record it belongs to: the same
+            -- work as a bare GROUP BY. Everything after this touches only the grouped rows.
+            SELECT a.owner_type_id, a.owner_id,
                    max(LEAST(COALESCE(a.end_time, a.start_time, a.created_at), %(as_of)s))
                        FILTER (WHERE {counts} AND COALESCE(a.start_time, a.created_at) <= %(as_of)s)
                        AS last_activity_at,
@@ -126,13 +128,20 @@ def client_facts_build(
                        AS last_call_at,
                    {planned_activity} AS planned_until
             FROM crm_sync_activity a
-            LEFT JOIN crm_sync_deal d ON a.owner_type_id = 2 AND d.id = a.owner_id
-            LEFT JOIN crm_sync_contact c ON a.owner_type_id = 3 AND c.id = a.owner_id
+            WHERE a.owner_type_id IN (2, 3, 4)
+            GROUP BY a.owner_type_id, a.owner_id
+        ),
+        activity_links AS (
+            SELECT l.et, l.cid, max(o.last_activity_at) AS last_activity_at,
+                   max(o.last_call_at) AS last_call_at, max(o.planned_until) AS planned_until
+            FROM owner_activity o
+            LEFT JOIN crm_sync_deal d ON o.owner_type_id = 2 AND d.id = o.owner_id
+            LEFT JOIN crm_sync_contact c ON o.owner_type_id = 3 AND c.id = o.owner_id
             CROSS JOIN LATERAL (VALUES
-                (3, CASE a.owner_type_id WHEN 3 THEN a.owner_id WHEN 2 THEN d.contact_id END),
-                (4, CASE a.owner_type_id WHEN 4 THEN a.owner_id WHEN 2 THEN d.company_id
+                (3, CASE o.owner_type_id WHEN 3 THEN o.owner_id WHEN 2 THEN d.contact_id END),
+                (4, CASE o.owner_type_id WHEN 4 THEN o.owner_id WHEN 2 THEN d.company_id
                                          WHEN 3 THEN c.company_id END),
-                (2, CASE a.owner_type_id WHEN 2 THEN a.owner_id END)
+                (2, CASE o.owner_type_id WHEN 2 THEN o.owner_id END)
             ) AS l(et, cid)
             WHERE l.cid IS NOT NULL
             GROUP BY l.et, l.cid

@@ -86,7 +86,7 @@ class Decision(models.Model):
     pass_ref = models.ForeignKey(
         AssistantPass, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
     )
-    assistant = models.CharField(max_length=32, db_index=True)
+    assistant = models.CharField(max_length=32)
     rule = models.CharField(max_length=64)
     rule_version = models.PositiveIntegerField(default=0)
     entity_type_id = models.PositiveSmallIntegerField()
@@ -103,7 +103,7 @@ class Decision(models.Model):
     undo_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     executed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -111,6 +111,9 @@ class Decision(models.Model):
         indexes = [
             models.Index(fields=["entity_type_id", "client_id"], name="decision_client_idx"),
             models.Index(fields=["status", "id"], name="decision_outbox_idx"),
+            models.Index(
+                fields=["rule", "entity_type_id", "client_id"], name="decision_rule_client_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -209,7 +209,12 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
     """In work, won → Hot, decay along the ladder (to its final step at once), warnings."""
     ladder = ctx.settings["ladder"]
     params = _base_params(ctx)
-    states = f"""
+    params["reset_on_calls"] = ladder["reset_on_calls"]
+    # Every ladder rule reads the same joined rows: materialise them once.
+    _execute("DROP TABLE IF EXISTS kw_ladder_states", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE kw_ladder_states AS
         SELECT cs.entity_type_id AS et, cs.client_id AS cid, cs.status, cs.status_since,
                f.owner_id, f.open_deals, f.last_won_at, f.last_call_at, f.last_activity_at,
                GREATEST(cs.status_since,
@@ -217,8 +222,11 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         FROM assistants_clientstate cs
         JOIN {FACTS_TABLE} f ON f.entity_type_id = cs.entity_type_id AND f.client_id = cs.client_id
         WHERE cs.entity_type_id = ANY(%(entities)s)
-    """
-    params["reset_on_calls"] = ladder["reset_on_calls"]
+        """,
+        params,
+    )
+    _execute("ANALYZE kw_ladder_states", {})
+    states = "SELECT * FROM kw_ladder_states"
     counts = {}
     # An open deal puts the client In work; closing it (won or not) raises the client to Hot.
     counts["in_work"] = _insert_decisions(
@@ -345,15 +353,38 @@ def _not_snoozed(alias: str) -> str:
                          AND z.client_id = {alias}.client_id AND z.until >= %(as_of)s::date)"""
 
 
+OPEN_TASKS_TABLE = "kw_open_task_decisions"
+
+
+def open_task_decisions_build() -> None:
+    """Clients that already have a reminder task in flight or still open (one per rule).
+
+    Materialised once per pass with fresh statistics, so every rule's anti-join is a hash join
+    instead of a nested loop over decisions written earlier in the same transaction.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {OPEN_TASKS_TABLE}")
+        cursor.execute(
+            f"""
+            CREATE TEMPORARY TABLE {OPEN_TASKS_TABLE} AS
+            SELECT DISTINCT d.rule, d.entity_type_id, d.client_id
+            FROM assistants_decision d
+            LEFT JOIN crm_sync_task t ON t.id = (d.result->>'task_id')::bigint
+            WHERE d.action = 'create_task'
+              AND (d.status IN ('queued', 'executing', 'awaiting_approval')
+                   OR (d.status = 'done' AND (t.id IS NULL OR t.status NOT IN (5, 7))))
+            """
+        )
+        cursor.execute(f"CREATE INDEX ON {OPEN_TASKS_TABLE} (rule, entity_type_id, client_id)")
+        cursor.execute(f"ANALYZE {OPEN_TASKS_TABLE}")
+
+
 def _open_task_decision(alias: str, rule: str) -> str:
-    """A forgotten-task decision for this client whose task is not finished yet."""
+    """A reminder-task decision for this client whose task is not finished yet."""
     return f"""EXISTS (
-        SELECT 1 FROM assistants_decision d
-        LEFT JOIN crm_sync_task t ON t.id = (d.result->>'task_id')::bigint
-        WHERE d.rule = '{rule}' AND d.entity_type_id = {alias}.entity_type_id
-          AND d.client_id = {alias}.client_id
-          AND (d.status IN ('queued', 'executing', 'awaiting_approval')
-               OR (d.status = 'done' AND (t.id IS NULL OR t.status NOT IN (5, 7)))))"""
+        SELECT 1 FROM {OPEN_TASKS_TABLE} o
+        WHERE o.rule = '{rule}' AND o.entity_type_id = {alias}.entity_type_id
+          AND o.client_id = {alias}.client_id)"""
 
 
 def forgotten_decisions(ctx: PassContext) -> int:
