@@ -2,8 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
+
+from config import ratelimits
 
 
 def _redis_client():
@@ -28,7 +31,13 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        ratelimit(key="ip", rate=ratelimits.login_rate, method="POST", block=True)(
+            auth_views.LoginView.as_view()
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", HealthCheckView.as_view(checks=health_checks), name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -16,7 +16,9 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
+from config import ratelimits
 from config.errors import ApplicationError, NotAuthenticated
 from crm_sync.bitrix.errors import BitrixError
 from tenants import lifecycle
@@ -48,6 +50,7 @@ def _frame_headers(response: HttpResponse, domain: str) -> HttpResponse:
 @csrf_exempt
 @xframe_options_exempt
 @require_POST
+@ratelimit(key="ip", rate=ratelimits.install_rate, block=True)
 def install_view(request):
     if _too_big(request):
         return JsonResponse({"error": "too_large", "detail": "Request body too large."}, status=413)
@@ -82,6 +85,7 @@ def _event_ids(post, event: str) -> list[int]:
 
 @csrf_exempt
 @require_POST
+@ratelimit(key="post:auth[member_id]", rate=ratelimits.events_rate, block=True)
 def events_view(request):
     from crm_sync.services import events_accept
 
@@ -121,6 +125,7 @@ def events_view(request):
 @csrf_exempt
 @xframe_options_exempt
 @require_POST
+@ratelimit(key="ip", rate=ratelimits.app_rate, block=True)
 def app_view(request):
     """The application page inside Bitrix24 (main page and card tabs)."""
     from crm_sync.bitrix.oauth import oauth_app_info

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "tenants.middleware.PortalResolutionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -296,3 +297,13 @@ CELERY_BEAT_SCHEDULE["keepwarm-purge-uninstalled"] = {
     "task": "tenants.purge_uninstalled_portals",
     "schedule": 3600.0,
 }
+
+# --- Rate limits on public endpoints (django-ratelimit, counted in Redis) -----------------------
+# Behind a proxy, set RATELIMIT_IP_META_KEY (e.g. HTTP_X_FORWARDED_FOR) so clients are told apart.
+RATELIMIT_VIEW = "config.views.ratelimited"
+RATELIMIT_USE_CACHE = "default"
+KEEPWARM_RATE_INSTALL = env("KEEPWARM_RATE_INSTALL", default="30/m")
+# Bitrix24 delivers bursts (1,000 changed deals → 1,000 events): counted per portal, generously.
+KEEPWARM_RATE_EVENTS = env("KEEPWARM_RATE_EVENTS", default="6000/m")
+KEEPWARM_RATE_APP = env("KEEPWARM_RATE_APP", default="120/m")
+KEEPWARM_RATE_LOGIN = env("KEEPWARM_RATE_LOGIN", default="10/m")

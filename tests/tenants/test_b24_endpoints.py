@@ -137,3 +137,21 @@ def test_install_naming_an_untrusted_oauth_server_is_refused(client, db):
 
     assert response.status_code == 401
     assert not Portal.objects.filter(member_id="victim-member-id").exists()
+
+
+def test_the_event_endpoint_is_rate_limited_per_portal(client, connected_portal, settings):
+    settings.KEEPWARM_RATE_EVENTS = "3/m"
+    statuses = [client.post(EVENTS, _event(connected_portal)).status_code for _ in range(5)]
+
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+
+
+def test_login_attempts_are_rate_limited(client, db, settings):
+    settings.KEEPWARM_RATE_LOGIN = "2/m"
+    statuses = [
+        client.post("/accounts/login/", {"username": "x", "password": "y"}).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
