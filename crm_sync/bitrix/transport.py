@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +27,8 @@ class HttpAnswer:
 
 @functools.cache
 def _client(pid: int) -> httpx.Client:
-    verify: Any = settings.BITRIX_CA_BUNDLE or True
+    bundle = settings.BITRIX_CA_BUNDLE
+    verify: Any = ssl.create_default_context(cafile=bundle) if bundle else True
     timeout = httpx.Timeout(settings.BITRIX_READ_TIMEOUT, connect=settings.BITRIX_CONNECT_TIMEOUT)
     return httpx.Client(
         timeout=timeout,

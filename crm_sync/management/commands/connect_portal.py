@@ -8,6 +8,8 @@ the first sync), and finish the installation (what BX24.installFinish() does in 
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -29,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, sandbox: str, user_id: int, ca_bundle: str | None, **options):
         base = sandbox.rstrip("/")
         public = settings.KEEPWARM_PUBLIC_URL.rstrip("/")
-        verify = ca_bundle or True
+        verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         with httpx.Client(base_url=base, timeout=120, verify=verify) as http:
             registration = {
                 "client_id": settings.BITRIX_CLIENT_ID,

@@ -1,0 +1,5 @@
+import sys
+
+from sandbox.portal.cli import main
+
+sys.exit(main())
