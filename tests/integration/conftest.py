@@ -1,0 +1,56 @@
+"""Keepwarm against a running sandbox portal: the real install flow, sync and assistants."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from tests.sandbox.server import Receiver, SandboxProcess
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path):
+    started: list[SandboxProcess] = []
+
+    def start(**options) -> SandboxProcess:
+        portal = SandboxProcess(tmp_path / f"sandbox{len(started)}", **options).start()
+        started.append(portal)
+        return portal
+
+    yield start
+    for portal in started:
+        portal.stop()
+
+
+@pytest.fixture
+def connect(live_server, settings, transactional_db):
+    """Install Keepwarm into a sandbox through Bitrix24's install flow; drop the portal after."""
+    from tenants.models import Portal
+    from tenants.services import portal_delete
+
+    settings.KEEPWARM_PUBLIC_URL = live_server.url
+    connected: list[str] = []
+
+    def install(sandbox: SandboxProcess) -> Portal:
+        out = io.StringIO()
+        call_command("connect_portal", "--sandbox", sandbox.base, stdout=out)
+        member_id = out.getvalue().strip().splitlines()[-1]
+        connected.append(member_id)
+        return Portal.objects.get(member_id=member_id)
+
+    yield install
+    connection.set_schema_to_public()
+    for portal in Portal.objects.filter(member_id__in=connected):
+        with contextlib.suppress(Exception):
+            portal_delete(portal=portal)
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.close()
