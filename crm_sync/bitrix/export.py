@@ -53,7 +53,7 @@ def export_pages(
         commands = {}
         for index in range(chain):
             boundary: Any = (
-                last if index == 0 else f"$result[p{index - 1}]{path}[{PAGE - 1}][{id_field}]"
+                last if index == 0 else f"$result[p{index - 1}]{path}[{PAGE - 1}][{row_id_field}]"
             )
             commands[f"p{index}"] = (
                 method,
@@ -68,6 +68,7 @@ def export_pages(
         answer = client.batch(commands)
         rows: list[dict] = []
         finished = False
+        previous_id = last
         for index in range(chain):
             key = f"p{index}"
             if key in answer.errors:
@@ -75,6 +76,10 @@ def export_pages(
                     raise answer.errors[key]
                 break  # resume from the last good row; a blocked method is waited out
             page = _rows(answer.results.get(key), wrapper)
+            if page and int(page[0][row_id_field]) <= previous_id:
+                break  # the reference did not resolve: the page restarted; go on from real rows
+            if page:
+                previous_id = int(page[-1][row_id_field])
             rows.extend(page)
             if len(page) < PAGE:
                 finished = True

@@ -6,7 +6,69 @@ details (phones, e-mails, addresses) and the text of calls, e-mails and comments
 
 from django.utils.translation import gettext_lazy as _
 
-from crm_sync.bitrix.registry import MethodSpec, method_declare
+from crm_sync.bitrix.registry import MethodSpec, ScopeSpec, method_declare, scope_declare
+
+# The scopes the application asks for at install, in that order, and why. Bitrix24's scopes are
+# coarse (`crm` is all-or-nothing), so each says which part of it Keepwarm actually uses; the
+# methods below are the exact list.
+scope_declare(
+    ScopeSpec(
+        name="crm",
+        why=_(
+            "Read the clients (contacts, companies), deals, leads, activities, smart invoices and "
+            "products the assistants watch; change only the owner, the 'open to everyone' flag "
+            "and Keepwarm's own status field; post to the client's timeline; create the status "
+            "field. Bitrix24 grants this scope whole (read, add, change, delete): Keepwarm uses "
+            "only the methods listed here and its client refuses any other before sending it."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="task",
+        why=_(
+            "Read tasks bound to CRM records, so planned work keeps a client from counting as "
+            "forgotten; create reminder tasks and hand open tasks to a client's new owner."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="user_brief",
+        why=_(
+            "Employees' names, departments and active flag, to route tasks and hand-overs; this "
+            "scope gives no e-mail, phone or other contact details."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="department",
+        why=_("The company structure: who is the supervisor of each manager."),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="im",
+        why=_("System notifications (the daily digest and warnings) to managers and supervisors."),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="placement",
+        why=_("The Keepwarm tab on contact and company cards."),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="basic",
+        why=_(
+            "Not requested: every application has it. Batching calls and registering the event "
+            "handlers."
+        ),
+        requested=False,
+    )
+)
 
 SYNC = "crm_sync"
 
@@ -19,6 +81,7 @@ method_declare(
         feature=SYNC,
         params=("cmd", "halt"),
         field_params=(),
+        classification="technical",
     )
 )
 
@@ -99,6 +162,7 @@ method_declare(
             "UF_*",
         ),
         stored_in="crm_sync_deal",
+        classification="business",
         select_required=True,
     )
 )
@@ -131,6 +195,7 @@ method_declare(
             "LAST_UPDATED",
         ),
         stored_in="crm_sync_activity",
+        classification="business",
         select_required=True,
     )
 )
@@ -185,6 +250,7 @@ method_declare(
             "updatedTime",
         ),
         stored_in="crm_sync_smartinvoice",
+        classification="business",
         select_required=True,
     )
 )
@@ -212,6 +278,7 @@ method_declare(
             "TITLE",
         ),
         stored_in="crm_sync_task",
+        classification="business",
         select_required=True,
     )
 )
@@ -244,6 +311,7 @@ method_declare(
         fields=("ID", "NAME", "PARENT", "UF_HEAD", "SORT"),
         field_params=(),
         stored_in="crm_sync_department",
+        classification="business",
     )
 )
 
@@ -256,6 +324,7 @@ method_declare(
         feature=SYNC,
         fields=("ID", "NAME", "SECTION_ID"),
         stored_in="crm_sync_product",
+        classification="business",
         select_required=True,
     )
 )
@@ -271,6 +340,8 @@ method_declare(
         fields=("id", "name", "sort", "isDefault"),
         field_params=(),
         stored_in="crm_sync_category",
+        classification="technical",
+        retention="replaced",
     )
 )
 
@@ -284,6 +355,8 @@ method_declare(
         fields=("ENTITY_ID", "STATUS_ID", "NAME", "SORT", "CATEGORY_ID", "SEMANTICS", "EXTRA"),
         field_params=("filter", "order"),
         stored_in="crm_sync_stage",
+        classification="technical",
+        retention="replaced",
     )
 )
 
@@ -308,6 +381,8 @@ for _entity, _table in (("contact", "Contact"), ("company", "Company"), ("deal",
             ),
             field_params=("filter", "order"),
             stored_in="crm_sync_userfielddefinition",
+            classification="technical",
+            retention="replaced",
         )
     )
 
@@ -325,6 +400,12 @@ method_declare(
         feature=INSTALL,
         fields=("client_id", "member_id", "domain", "client_endpoint", "scope", "installed"),
         field_params=(),
+        stored_in="tenants_portal, tenants_portalcredentials",
+        schema="public",
+        retention="portal_record",
+        classification="technical",
+        visible_to=("portal_users", "vendor_registry"),
+        logged=False,  # asked of Bitrix24's OAuth server, not of the portal's REST API
     )
 )
 
@@ -337,6 +418,7 @@ method_declare(
         feature=INSTALL,
         fields=("event", "handler"),
         field_params=(),
+        classification="technical",
     )
 )
 
@@ -352,6 +434,7 @@ method_declare(
         feature=INSTALL,
         params=("event", "handler"),
         field_params=(),
+        classification="technical",
     )
 )
 
@@ -364,6 +447,7 @@ method_declare(
         feature=INSTALL,
         fields=("placement", "handler"),
         field_params=(),
+        classification="technical",
     )
 )
 
@@ -376,6 +460,7 @@ method_declare(
         feature=INSTALL,
         params=("PLACEMENT", "HANDLER", "TITLE", "LANG_ALL"),
         field_params=(),
+        classification="technical",
     )
 )
 
@@ -402,6 +487,8 @@ for _entity in ("contact", "company"):
                 "LIST",
             ),
             field_params=("fields",),
+            classification="technical",
+            visible_to=("portal_users", "bitrix24", "vendor_staff"),
         )
     )
 
@@ -421,6 +508,8 @@ for _entity in ("contact", "company"):
             params=("id",),
             fields=("ASSIGNED_BY_ID", "UF_CRM_KEEPWARM_STATUS", "OPENED"),
             field_params=("fields",),
+            classification="business",
+            visible_to=("portal_users", "bitrix24", "vendor_staff"),
         )
     )
 
@@ -434,6 +523,8 @@ method_declare(
         params=("id",),
         fields=("ASSIGNED_BY_ID",),
         field_params=("fields",),
+        classification="business",
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
     )
 )
 
@@ -446,6 +537,7 @@ method_declare(
         feature=ASSISTANTS,
         fields=("TITLE", "DESCRIPTION", "RESPONSIBLE_ID", "DEADLINE", "UF_CRM_TASK"),
         field_params=("fields",),
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
     )
 )
 
@@ -459,6 +551,8 @@ method_declare(
         params=("taskId",),
         fields=("RESPONSIBLE_ID",),
         field_params=("fields",),
+        classification="business",
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
     )
 )
 
@@ -471,6 +565,7 @@ method_declare(
         feature=ASSISTANTS,
         params=("USER_ID", "MESSAGE", "TAG"),
         field_params=(),
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
     )
 )
 
@@ -483,6 +578,8 @@ method_declare(
         feature=ASSISTANTS,
         fields=("ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
         field_params=("fields",),
+        classification="business",
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
     )
 )
 
@@ -498,5 +595,6 @@ method_declare(
         feature=ASSISTANTS,
         fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
         field_params=("select", "filter"),
+        classification="business",
     )
 )

@@ -19,6 +19,19 @@ from crm_sync.bitrix.errors import UndeclaredCall
 _OPERATOR_PREFIX = re.compile(r"^(>=|<=|!=|!@|!%|=%|%=|>|<|=|!|@|%)")
 
 
+# What the published data-use sheet (security_docs) says about a call. Each default claims the
+# most, so a declaration that leaves them out never under-states what Keepwarm does with data.
+Classification = Literal["personal", "business", "technical", "secret"]
+# mirror: updated on every change, removed when deleted in Bitrix24; replaced: rewritten whole on
+# every sync; portal_record: one row per portal in the public schema; not_stored: not kept.
+Retention = Literal["mirror", "replaced", "portal_record", "not_stored"]
+# portal_users: users of the portal who open Keepwarm, and its Keepwarm administrators;
+# bitrix24: people the portal's own Bitrix24 permissions allow (what we write lands there);
+# vendor_staff: Keepwarm staff through the audited back office (REST log); vendor_registry:
+# Keepwarm staff in the list of customers (domain, install state), not audited per look.
+Audience = Literal["portal_users", "bitrix24", "vendor_staff", "vendor_registry"]
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     name: str
@@ -30,15 +43,42 @@ class MethodSpec:
     # Patterns like "UF_*" are allowed. Plain parameters (id, entityTypeId, …) are in `params`.
     fields: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
-    stored_in: str = ""  # table(s) where what we read is kept; "" = not stored
+    stored_in: str = ""  # table(s) where what we read is kept, comma-separated; "" = not stored
     select_required: bool = False  # reads must name their fields: no implicit "everything"
     field_params: tuple[str, ...] = field(default=("select", "filter", "order", "fields"))
+    # --- for the data-use sheet only; the client does not look at these ---
+    classification: Classification = "personal"
+    retention: Retention | None = None  # None: "mirror" when stored_in names a table, else none
+    schema: Literal["portal", "public"] = "portal"  # where stored_in lives
+    visible_to: tuple[Audience, ...] = ("portal_users", "vendor_staff")
+    # False only for calls that bypass the client's per-portal REST log (the OAuth server's).
+    logged: bool = True
 
     def allows_field(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.fields)
 
+    @property
+    def stored_tables(self) -> tuple[str, ...]:
+        return tuple(table.strip() for table in self.stored_in.split(",") if table.strip())
+
+    @property
+    def retention_policy(self) -> Retention:
+        if self.retention is not None:
+            return self.retention
+        return "mirror" if self.stored_tables else "not_stored"
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """A Bitrix24 permission scope: requested at install (or always granted) and why."""
+
+    name: str
+    why: str
+    requested: bool = True  # False for `basic`, which every application has without asking
+
 
 _REGISTRY: dict[str, MethodSpec] = {}
+_SCOPES: dict[str, ScopeSpec] = {}
 
 
 def method_declare(spec: MethodSpec) -> MethodSpec:
@@ -47,6 +87,24 @@ def method_declare(spec: MethodSpec) -> MethodSpec:
         raise ValueError(f"method {spec.name} is declared twice with different contents")
     _REGISTRY[key] = spec
     return spec
+
+
+def scope_declare(spec: ScopeSpec) -> ScopeSpec:
+    if spec.name in _SCOPES and _SCOPES[spec.name] != spec:
+        raise ValueError(f"scope {spec.name} is declared twice with different contents")
+    _SCOPES[spec.name] = spec
+    return spec
+
+
+def declared_scopes() -> list[ScopeSpec]:
+    """Scopes in declaration order: the order the install asks for them and the sheet lists them."""
+    _load_declarations()
+    return list(_SCOPES.values())
+
+
+def requested_scopes() -> list[str]:
+    """The scope list the application asks Bitrix24 for at install."""
+    return [spec.name for spec in declared_scopes() if spec.requested]
 
 
 def method_spec(name: str) -> MethodSpec | None:

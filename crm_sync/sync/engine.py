@@ -355,17 +355,19 @@ def reconcile(client: BitrixClient, run: SyncRun, *, specs: list[EntitySpec] | N
     return removed
 
 
-def records_refresh(client: BitrixClient, spec_key: str, ids: list[int]) -> tuple[int, int]:
-    """Re-read the given records (after events): upsert those found, delete those gone."""
-    spec = BY_KEY[spec_key]
-    ids = sorted(set(ids))
-    found: list[dict] = []
-    for chunk_start in range(0, len(ids), PAGE * MAX_BATCH):
-        chunk = ids[chunk_start : chunk_start + PAGE * MAX_BATCH]
-        commands = {}
-        for index in range(0, len(chunk), PAGE):
-            part = chunk[index : index + PAGE]
-            commands[f"r{index}"] = (
+def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tuple[int, int]:
+    """Re-read records named by events (any mix of entities, up to 2,500 ids in one request):
+    upsert those the portal still lists, delete those it does not."""
+    commands: dict[str, tuple[str, dict]] = {}
+    asked: dict[str, tuple[str, list[int]]] = {}
+    for spec_key, ids in pending.items():
+        spec = BY_KEY[spec_key]
+        ids = sorted(set(ids))
+        for index in range(0, len(ids), PAGE):
+            part = ids[index : index + PAGE]
+            key = f"{spec_key}{index}"
+            asked[key] = (spec_key, part)
+            commands[key] = (
                 spec.method,
                 {
                     **spec.extra_params,
@@ -374,17 +376,24 @@ def records_refresh(client: BitrixClient, spec_key: str, ids: list[int]) -> tupl
                     "start": -1,
                 },
             )
-        answer = client.batch(commands)
-        for key in commands:
-            if key in answer.errors:
-                raise answer.errors[key]
-            found.extend(_unwrap(answer.results.get(key), spec.wrapper))
-    present = {int(row[spec.row_id_field]) for row in found}
+    if len(commands) > MAX_BATCH:
+        raise ValueError("records_refresh takes at most 50 pages of ids at a time")
+    answer = client.batch(commands)
+    found: dict[str, list[dict]] = {key: [] for key in pending}
+    for key, (spec_key, _) in asked.items():
+        if key in answer.errors:
+            raise answer.errors[key]
+        found[spec_key].extend(_unwrap(answer.results.get(key), BY_KEY[spec_key].wrapper))
+    written = deleted = 0
     with transaction.atomic():
-        written = mirror_upsert(spec, found)
-        if spec_key == "invoice":
-            invoice_semantics_refresh()
-        deleted = mirror_delete(spec, [i for i in ids if i not in present])
+        for spec_key, rows in found.items():
+            spec = BY_KEY[spec_key]
+            present = {int(row[spec.row_id_field]) for row in rows}
+            written += mirror_upsert(spec, rows)
+            gone = [i for i in set(pending[spec_key]) if i not in present]
+            deleted += mirror_delete(spec, gone)
+            if spec_key == "invoice":
+                invoice_semantics_refresh()
     return written, deleted
 
 
