@@ -22,3 +22,8 @@ class CrmSyncConfig(AppConfig):
             interval=timedelta(minutes=10),
             function_path="crm_sync.services.sweep_job",
         )
+        portal_job_register(
+            name="crm_sync.sync_resume",
+            interval=timedelta(minutes=1),
+            function_path="crm_sync.services.sync_runs_resume",
+        )

@@ -297,6 +297,8 @@ class SyncRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched with every batch written: a run that stops beating is resumed by sync_runs_resume.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     records_done = models.BigIntegerField(default=0)
     records_total = models.BigIntegerField(null=True, blank=True)
     requests = models.IntegerField(default=0)

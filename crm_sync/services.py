@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from crm_sync.bitrix.client import BitrixClient
@@ -153,25 +155,80 @@ def _current_portal_id() -> int:
 
 
 def sync_run_execute(*, portal, run: SyncRun, progress=None) -> SyncRun:
-    """Carry out one run (idempotent: a redelivered full run resumes from its checkpoints)."""
+    """Carry out one run (idempotent: a redelivered full run resumes from its checkpoints).
+
+    A run executes in one place at a time: it holds a PostgreSQL advisory lock for as long as it
+    works, which the database frees by itself when a killed worker's connection drops. A second
+    delivery of the same run (a resumed run whose first worker is alive after all) returns at once.
+    """
     if run.status == SyncRun.Status.DONE:
         return run
-    client = BitrixClient.for_portal(portal)
-    try:
-        if run.kind == SyncRun.Kind.FULL:
-            engine.full_sync(client, run, progress=progress)
-        elif run.kind == SyncRun.Kind.SWEEP:
-            engine.sweep(client, run)
-            engine.reconcile(client, SyncRun.objects.create(kind=SyncRun.Kind.RECONCILE))
-        elif run.kind == SyncRun.Kind.RECONCILE:
-            engine.reconcile(client, run)
-    except Exception as exc:
-        SyncRun.objects.filter(pk=run.pk).update(
-            error=f"{type(exc).__name__}: {exc}"[:2000], requests=client.requests_sent
-        )
-        raise
+    with _run_lock(portal.pk, run.pk) as acquired:
+        if not acquired:
+            logger.info("sync run %s of portal %s is running elsewhere", run.pk, portal.pk)
+            return run
+        run.refresh_from_db()
+        if run.status == SyncRun.Status.DONE:
+            return run
+        client = BitrixClient.for_portal(portal)
+        try:
+            if run.kind == SyncRun.Kind.FULL:
+                engine.full_sync(client, run, progress=progress)
+            elif run.kind == SyncRun.Kind.SWEEP:
+                engine.sweep(client, run)
+                engine.reconcile(client, SyncRun.objects.create(kind=SyncRun.Kind.RECONCILE))
+            elif run.kind == SyncRun.Kind.RECONCILE:
+                engine.reconcile(client, run)
+        except Exception as exc:
+            fields = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            if run.kind != SyncRun.Kind.FULL:
+                fields["requests"] = client.requests_sent
+            SyncRun.objects.filter(pk=run.pk).update(**fields)
+            raise
     run.refresh_from_db()
     return run
+
+
+@contextmanager
+def _run_lock(portal_id: int, run_id: int):
+    """A session-level advisory lock on (portal, run); schemas share one database, so the key
+    carries the portal id. Sync runs are the only users of two-key advisory locks here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [portal_id, run_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [portal_id, run_id])
+
+
+def _run_is_alive(portal_id: int, run_id: int) -> bool:
+    with _run_lock(portal_id, run_id) as acquired:
+        return not acquired
+
+
+def sync_runs_resume(portal) -> str:
+    """Periodic job: send again every queued or running full sync that nobody is working on.
+
+    Celery re-delivers a killed worker's task only after the broker's visibility timeout (an
+    hour); this finds such a run within a minute, because its advisory lock is free.
+    """
+    from crm_sync.tasks import sync_run_execute as sync_run_execute_task
+
+    quiet_since = timezone.now() - timedelta(seconds=settings.KEEPWARM_SYNC_STALL_SECONDS)
+    stalled = SyncRun.objects.filter(
+        kind=SyncRun.Kind.FULL, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+    ).filter(Q(heartbeat_at__lt=quiet_since) | Q(heartbeat_at=None, created_at__lt=quiet_since))
+    resumed = []
+    for run in stalled:  # at most a handful: one full sync per portal at a time
+        if _run_is_alive(portal.pk, run.pk):
+            continue
+        SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+        sync_run_execute_task.delay(portal_id=portal.pk, sync_run_id=run.pk)
+        resumed.append(run.pk)
+    return f"resumed:{len(resumed)}"
 
 
 def full_sync_reset() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,66 +101,103 @@ def _database_url_for_tests() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+class CeleryWorker:
+    """A real Celery worker process (prefork, its own process group) that a test may kill."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.hostname = ""
+        self.process: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+        self.extra_env: dict[str, str] = {}
+
+    def start(self, **extra_env: str) -> CeleryWorker:
+        from config.celery import app
+
+        self.extra_env = extra_env
+        self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=settings.REDIS_URL,
+            KEEPWARM_REDIS_NAMESPACE=settings.KEEPWARM_REDIS_NAMESPACE,
+            PYTHONUNBUFFERED="1",
+            **extra_env,
+        )
+        self.log_path = ROOT / ".data" / f"test-worker-{self.hostname.split('@')[0]}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool=prefork",
+                    "--concurrency=2",
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-Q",
+                    settings.CELERY_TASK_DEFAULT_QUEUE,
+                    "-n",
+                    self.hostname,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: kill() takes the children too
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited early; see {self.log_path}")
+            if app.control.ping(destination=[self.hostname], timeout=0.5):
+                return self
+        self.kill()
+        raise RuntimeError(f"the Celery worker did not come up in 60 s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once: a crash, not a shutdown."""
+        if self.process and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self, **extra_env: str) -> CeleryWorker:
+        self.stop()
+        return self.start(**extra_env)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """A real Celery worker process on the test database and the test run's own queue."""
-    from config.celery import app
-
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     with django_db_blocker.unblock():
         database_url = _database_url_for_tests()
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=database_url,
-        REDIS_URL=settings.REDIS_URL,
-        KEEPWARM_REDIS_NAMESPACE=settings.KEEPWARM_REDIS_NAMESPACE,
-        PYTHONUNBUFFERED="1",
-    )
-    log_path = ROOT / ".data" / f"test-worker-{hostname.split('@')[0]}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=2",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
-            "-n",
-            hostname,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited early; see {log_path}")
-        if app.control.ping(destination=[hostname], timeout=0.5):
-            break
-    else:
-        worker.kill()
-        raise RuntimeError(f"the Celery worker did not come up in 60 s; see {log_path}")
-    yield {"hostname": hostname, "process": worker, "log": log_path}
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-    log.close()
+    worker = CeleryWorker(database_url).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def restartable_worker(celery_worker):
+    """The session's worker, for a test that kills or reconfigures it; healthy again afterwards."""
+    yield celery_worker
+    if celery_worker.extra_env or celery_worker.process.poll() is not None:
+        celery_worker.restart()
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

@@ -52,6 +52,7 @@ def _answer(response: httpx.Response, *, member_id: str, method: str) -> HttpAns
             f"answer is not JSON (HTTP {response.status_code})",
             member_id=member_id,
             method=method,
+            code="NOT_JSON",
             http_status=response.status_code,
         ) from exc
     return HttpAnswer(response.status_code, body, response.elapsed.total_seconds())
@@ -59,10 +60,12 @@ def _answer(response: httpx.Response, *, member_id: str, method: str) -> HttpAns
 
 def _transport_error(exc: httpx.HTTPError, *, member_id: str, method: str) -> BitrixTransportError:
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    code = "TIMEOUT" if isinstance(exc, httpx.TimeoutException) else "CONNECTION_ERROR"
     return BitrixTransportError(
         f"{type(exc).__name__}: {exc}",
         member_id=member_id,
         method=method,
+        code=code,
         maybe_executed=not never_sent,
     )
 

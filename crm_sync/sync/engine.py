@@ -259,10 +259,13 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
     for spec in (s for s in MIRRORED if s.small):
         small_entity_sync(client, spec)
     directories_sync(client)
+    counted = 0  # requests of this attempt already added to the run
     for spec in pending:
         state = _state(spec.key)
         if state.full_started_at is None:
             SyncState.objects.filter(pk=state.pk).update(full_started_at=timezone.now())
+        elif state.full_after_id:
+            _note_resume(run, spec.key, state.full_after_id)
         for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
             last_id = max(int(row[spec.row_id_field]) for row in rows)
             with transaction.atomic():
@@ -273,8 +276,11 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
                     full_after_id=last_id, records_done=F("records_done") + written
                 )
                 SyncRun.objects.filter(pk=run.pk).update(
-                    records_done=F("records_done") + written, requests=client.requests_sent
+                    records_done=F("records_done") + written,
+                    requests=F("requests") + client.requests_sent - counted,
+                    heartbeat_at=timezone.now(),
                 )
+                counted = client.requests_sent
             if progress:
                 run.refresh_from_db()
                 progress(run)
@@ -287,10 +293,19 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
     _finish(run, client)
 
 
+def _note_resume(run: SyncRun, entity: str, after_id: int) -> None:
+    """Record where an interrupted full sync picked up again (shown in the admin and the API)."""
+    run.refresh_from_db(fields=["detail"])
+    resumes = list(run.detail.get("resumed_from", []))
+    resumes.append({"entity": entity, "after_id": after_id, "at": timezone.now().isoformat()})
+    SyncRun.objects.filter(pk=run.pk).update(detail={**run.detail, "resumed_from": resumes})
+
+
 def _finish(run: SyncRun, client: BitrixClient) -> None:
-    SyncRun.objects.filter(pk=run.pk).update(
-        status=SyncRun.Status.DONE, finished_at=timezone.now(), requests=client.requests_sent
-    )
+    fields = {"status": SyncRun.Status.DONE, "finished_at": timezone.now()}
+    if run.kind != SyncRun.Kind.FULL:  # a full run adds its requests batch by batch, across resumes
+        fields["requests"] = client.requests_sent
+    SyncRun.objects.filter(pk=run.pk).update(**fields)
     run.refresh_from_db()
 
 
