@@ -414,7 +414,7 @@ def _recover(client: BitrixClient, portal, now: datetime) -> int:
             {
                 f"t{d.pk}": (
                     "tasks.task.list",
-                    {"select": ["ID"], "filter": {"%TITLE": f"KW-{d.pk}"}},
+                    {"select": ["ID"], "filter": {"%TITLE": f"(KW-{d.pk})"}},
                 )
                 for d in chunk
             }

@@ -95,7 +95,9 @@ def task_title(decision, settings: dict, name: str) -> str:
     )
     days = decision.params.get("days", "")
     title = template.replace("{days}", str(days))
-    return f"{title}: {name} · KW-{decision.pk}"[:250]
+    # The marker ends the title whole (never cut) and is closed by ")", so a search for
+    # "(KW-1)" cannot find "(KW-12)": the executor's crash recovery relies on both.
+    return f"{title}: {name}"[:235] + f" (KW-{decision.pk})"
 
 
 def notification_text(decision, settings: dict, domain: str, name: str, language: str) -> str:

@@ -89,6 +89,7 @@ class Knobs:
     fault_count: int = 0
     fault_until: float = 0.0
     fault_timeout_seconds: float = 15.0
+    fault_method: str = ""  # "" = every method; else only requests of this method (e.g. batch)
     stats: dict = field(
         default_factory=lambda: {
             "requests": {},

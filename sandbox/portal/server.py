@@ -80,7 +80,7 @@ class SandboxServer:
         if not webhook and not app:
             raise p.method_not_found()
         method = (webhook.group(3) if webhook else app.group(1)).lower()
-        self._fault()
+        answer_delay = self._fault(method)
         if not portal.bucket.take(source):
             raise p.query_limit()
         if webhook:
@@ -93,6 +93,7 @@ class SandboxServer:
             result = self._batch(caller, params)
             portal.count("", "batch")
             finished = p.now()
+            time.sleep(answer_delay)
             return 200, {"result": result, "time": p.time_block(started, finished, 0.0, None)}
         answer = self._call(caller, method, params)
         used, reset_at = portal.operating.charge(
@@ -105,6 +106,7 @@ class SandboxServer:
         if answer.next is not None:
             body["next"] = answer.next
         body["time"] = p.time_block(started, finished, used, reset_at)
+        time.sleep(answer_delay)
         return 200, body
 
     def _call(self, caller: Caller, method: str, params: dict) -> Answer:
@@ -183,11 +185,12 @@ class SandboxServer:
             "result_time": times or [],
         }
 
-    def _fault(self) -> None:
+    def _fault(self, method: str) -> float:
+        """Apply the injected fault, if any; returns how long to hold back the answer."""
         knobs = self.portal.knobs
         active = knobs.fault_mode and (knobs.fault_count > 0 or knobs.fault_until > time.time())
-        if not active:
-            return
+        if not active or (knobs.fault_method and method != knobs.fault_method):
+            return 0.0
         if knobs.fault_count > 0:
             knobs.fault_count -= 1
         mode = knobs.fault_mode
@@ -200,6 +203,9 @@ class SandboxServer:
             raise p.RestError(504, "INTERNAL_SERVER_ERROR", "Gateway timeout")
         if mode == "expire_tokens":
             self.portal.advance(3601)
+        if mode == "slow_answer":  # the call is carried out, its answer comes late (or never)
+            return knobs.fault_timeout_seconds
+        return 0.0
 
     # --- OAuth ----------------------------------------------------------------------------------
 
@@ -272,6 +278,7 @@ class SandboxServer:
             portal.knobs.fault_count = int(params.get("count", 0))
             portal.knobs.fault_until = time.time() + float(params.get("seconds", 0))
             portal.knobs.fault_timeout_seconds = float(params.get("timeout_seconds", 15))
+            portal.knobs.fault_method = str(params.get("method", "")).lower()
             return 200, {"ok": True}
         if name == "requests":
             return 200, portal.store.journal_read("request", int(params.get("limit", 1000)))
