@@ -4,4 +4,6 @@ from security_docs import views
 
 urlpatterns = [
     path("", views.SecuritySheetView.as_view(), name="security-sheet"),
+    path("data-use.json", views.SecuritySheetJsonView.as_view(), name="security-sheet-json"),
+    path("data-use.pdf", views.SecuritySheetPdfView.as_view(), name="security-sheet-pdf"),
 ]
