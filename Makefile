@@ -13,7 +13,7 @@ SERVICES := $(VENV_PY) -m config.devservices run --
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint format messages services-start services-stop venv
+.PHONY: demo test lint format messages services-start services-stop venv security
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -28,6 +28,21 @@ demo: venv
 # pytest exits 5 when it collects no tests; make treats that as the failure it is.
 test: venv
 	$(SERVICES) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+# Security checks (scripts/security_check.py): bandit, ruff S, the lock file against known
+# vulnerabilities, Django's deploy checks, semgrep, schemathesis, tenant isolation, headers.
+# Writes security-report.json and security_docs/report/security-report.json; fails if one fails.
+# semgrep lives in its own environment (its pins clash with the app's), installed from hashes.
+SEMGREP := .tools/semgrep/bin/semgrep
+
+$(SEMGREP): scripts/requirements-semgrep.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .tools/semgrep
+	$(UV) pip install --quiet --python .tools/semgrep/bin/python --require-hashes \
+		-r scripts/requirements-semgrep.txt
+	touch $(SEMGREP)
+
+security: venv $(SEMGREP)
+	UV=$(UV) $(SERVICES) $(VENV_PY) scripts/security_check.py $(ARGS)
 
 lint: venv
 	.venv/bin/ruff check .

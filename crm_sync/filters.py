@@ -1,11 +1,12 @@
 import django_filters
 
+from config.filters import UtcIsoDateTimeFilter
 from crm_sync.models import RestCallLog
 
 
 class RestCallLogFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     has_error = django_filters.BooleanFilter(method="filter_has_error")
 
     class Meta:

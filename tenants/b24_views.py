@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from config import ratelimits
+from config.csp import frame_ancestors_allow, script_src_allow
 from config.errors import ApplicationError, NotAuthenticated
 from crm_sync.bitrix.errors import BitrixError
 from tenants import lifecycle
@@ -41,10 +43,22 @@ def _too_big(request) -> bool:
     return length > settings.KEEPWARM_EVENT_MAX_BYTES
 
 
+# Bitrix24's JS SDK, which the install page loads to tell the portal the install finished.
+BITRIX_JS_SDK = "https://api.bitrix24.com"
+# A host name with an optional port: nothing that could end or add a CSP directive.
+_FRAME_HOST_RE = re.compile(r"^[a-z0-9](?:[a-z0-9\-.]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
+
+
 def _frame_headers(response: HttpResponse, domain: str) -> HttpResponse:
-    """Only the portal's own pages may frame us (CSP frame-ancestors; no X-Frame-Options)."""
-    response["Content-Security-Policy"] = f"frame-ancestors 'self' https://{domain} http://{domain}"
-    return response
+    """Only the portal's own pages may frame us: CSP frame-ancestors https://<its domain>.
+
+    X-Frame-Options cannot name an origin, so these views are exempt from it; the CSP
+    (config.csp) is the control, and every other page keeps frame-ancestors 'none'.
+    """
+    if not _FRAME_HOST_RE.match(domain or ""):
+        logger.warning("portal domain unfit for frame-ancestors; framing refused")
+        return response  # the default policy: frame-ancestors 'none'
+    return frame_ancestors_allow(response, f"https://{domain}")
 
 
 @csrf_exempt
@@ -70,6 +84,7 @@ def install_view(request):
             status=401 if exc.code in {"UNTRUSTED_OAUTH_SERVER"} or exc.http_status == 401 else 502,
         )
     response = render(request, "b24/install.html", {"portal": portal})
+    script_src_allow(response, BITRIX_JS_SDK)
     return _frame_headers(response, portal.domain)
 
 

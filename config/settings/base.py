@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -52,6 +53,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health_check",
+    "csp",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -74,6 +76,9 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (config.csp): frame-ancestors 'none' unless a
+    # Bitrix24 page allows its own portal's origin.
+    "config.csp.KeepwarmCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -107,6 +112,36 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Response headers -------------------------------------------------------------------------
+# One strict policy for every page (django-csp 4). Scripts: our own files plus a per-request
+# nonce, no inline handlers and no eval (the back office alone adds 'unsafe-eval' for Alpine.js,
+# see config.csp). Inline *styles* are allowed: our templates and Swagger UI use them, and they
+# cannot run code. Nobody may frame us (`frame-ancestors 'none'`, plus X-Frame-Options: DENY) except
+# the Bitrix24 pages, which allow exactly their own portal's https origin (tenants.b24_views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Cookies are never readable by scripts (no page of ours reads them: the iframe and the API use
+# Bearer tokens). Production adds Secure and the SameSite values the iframe needs.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
 
 # --- Database -----------------------------------------------------------------------------------
 DATABASES = {
@@ -210,7 +245,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.PortalTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.authentication.IsPortalPrincipal"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.KeepwarmPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tenants.api.keepwarm_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -248,6 +283,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django_tenants": {"level": "WARNING"},
+        # Every Bitrix24 call is already in the portal's REST log; httpx's own line is noise.
+        "httpx": {"level": env("HTTPX_LOG_LEVEL", default="WARNING")},
     },
 }
 
@@ -273,6 +310,9 @@ BITRIX_CONNECT_TIMEOUT = env.float("BITRIX_CONNECT_TIMEOUT", default=5.0)
 # Bitrix24 cuts any request at 60 s; waiting a little longer lets us see its own answer.
 BITRIX_READ_TIMEOUT = env.float("BITRIX_READ_TIMEOUT", default=65.0)
 BITRIX_MAX_ATTEMPTS = env.int("BITRIX_MAX_ATTEMPTS", default=8)
+# A full sync that has written nothing for this long, and whose worker holds no lock on it, is
+# sent again by the periodic crm_sync.sync_resume job (a killed worker's run resumes in a minute).
+KEEPWARM_SYNC_STALL_SECONDS = env.int("KEEPWARM_SYNC_STALL_SECONDS", default=60)
 # Stop calling a method when its 10-minute operating time reaches this share of the limit.
 BITRIX_OPERATING_LIMIT_SECONDS = env.float("BITRIX_OPERATING_LIMIT_SECONDS", default=480.0)
 BITRIX_OPERATING_SAFETY = env.float("BITRIX_OPERATING_SAFETY", default=0.9)
