@@ -200,15 +200,22 @@ def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResul
     result = ExecutionResult()
     client = BitrixClient.for_portal(portal)
     while True:
-        batch = _claim(MAX_BATCH, actions=("notify",))
-        if not batch:
+        # The whole day's notifications at once: a digest is one message per recipient (seed
+        # 001: "only once a day"), not one per 50 decisions.
+        claimed = _claim(DIGEST_CLAIM, actions=("notify",))
+        if not claimed:
             break
-        ctx = _context(portal, now, batch)
+        ctx = _context(portal, now, claimed)
         if ctx.settings["notifications"]["combine"]:
-            _send_digests(client, batch, ctx, result)
+            _send_digests(client, claimed, ctx, result)
         else:
-            _send(client, batch, ctx, result)
+            for start in range(0, len(claimed), MAX_BATCH):
+                _send(client, claimed[start : start + MAX_BATCH], ctx, result)
     return result
+
+
+DIGEST_CLAIM = 10_000
+DIGEST_LINES = 40  # a digest lists this many items, then says how many more there are
 
 
 def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: ExecutionResult):
@@ -271,8 +278,11 @@ def _send_digests(client: BitrixClient, batch: list[Decision], ctx: _Context, re
                 ctx.names.get((d.entity_type_id, d.client_id), ""),
                 ctx.language,
             )
-            for d in items
+            for d in items[:DIGEST_LINES]
         ]
+        if len(items) > DIGEST_LINES:
+            more = len(items) - DIGEST_LINES
+            lines.append(f"… и ещё {more}" if ctx.language == "ru" else f"… and {more} more")
         header = "Keepwarm:" if ctx.language != "ru" else "Keepwarm, сводка:"
         commands[f"u{recipient}"] = (
             "im.notify.system.add",
@@ -282,19 +292,29 @@ def _send_digests(client: BitrixClient, batch: list[Decision], ctx: _Context, re
                 "TAG": f"keepwarm|digest|{recipient}|{items[0].pk}",
             },
         )
-    if not commands:
-        return
+    recipients = list(commands)
+    for start in range(0, len(recipients), MAX_BATCH):
+        chunk = recipients[start : start + MAX_BATCH]
+        _digests_deliver(
+            client,
+            {key: commands[key] for key in chunk},
+            {key: by_recipient[int(key[1:])] for key in chunk},
+            ctx,
+            result,
+        )
+
+
+def _digests_deliver(client: BitrixClient, commands: dict, items_by_key: dict, ctx, result):
     try:
         answer = client.batch(commands)
     except BitrixError as exc:
-        for items in by_recipient.values():
+        for items in items_by_key.values():
             for decision in items:
                 _finish(
                     decision, ok=False, error=str(exc), result=result, terminal=not exc.retryable
                 )
         return
-    for recipient, items in by_recipient.items():
-        key = f"u{recipient}"
+    for key, items in items_by_key.items():
         for decision in items:
             if key in answer.errors:
                 error = answer.errors[key]

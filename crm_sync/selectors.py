@@ -83,6 +83,31 @@ def sync_status() -> SyncStatus:
     return SyncStatus(running, last, eta_seconds(running) if running else None, entities)
 
 
+def sync_progress() -> dict | None:
+    """The latest full sync in a few numbers (for `make demo` and other progress displays)."""
+    from crm_sync.models import SyncRun
+    from crm_sync.sync.engine import eta_seconds
+
+    run = SyncRun.objects.filter(kind=SyncRun.Kind.FULL).order_by("-created_at").first()
+    if run is None:
+        return None
+    return {
+        "status": run.status,
+        "records_done": run.records_done,
+        "records_total": run.records_total,
+        "requests": run.requests,
+        "eta_seconds": eta_seconds(run) if run.status == SyncRun.Status.RUNNING else None,
+        "error": run.error,
+    }
+
+
+def mirrored_task_ids(task_ids) -> set[int]:
+    """Which of these Bitrix24 task ids the mirror holds."""
+    from crm_sync.models import Task
+
+    return set(Task.objects.filter(pk__in=list(task_ids)).values_list("pk", flat=True))
+
+
 def rest_calls_search(*, query: str = "", limit: int = 200):
     """Recent REST calls, optionally only those whose method or error code contains `query`."""
     from crm_sync.models import RestCallLog

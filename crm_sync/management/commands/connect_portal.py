@@ -14,10 +14,9 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from crm_sync.bitrix.registry import requested_scopes
 from tenants.models import Portal
 from tenants.selectors import portal_credentials_get
-
-SCOPES = "crm,task,user_brief,department,im,placement"
 
 
 class Command(BaseCommand):
@@ -36,7 +35,7 @@ class Command(BaseCommand):
             registration = {
                 "client_id": settings.BITRIX_CLIENT_ID,
                 "client_secret": settings.BITRIX_CLIENT_SECRET,
-                "scope": SCOPES,
+                "scope": ",".join(requested_scopes()),  # the data-use sheet's list
                 "install_url": f"{public}/b24/install/",
                 "app_url": f"{public}/b24/app/",
             }
