@@ -226,3 +226,38 @@ def staff_login():
         return device
 
     return login
+
+
+# --- registry equals usage ----------------------------------------------------------------------
+
+
+def _whole_suite(config) -> bool:
+    """Only a run of the whole suite has seen every call; a subset must not fail for that."""
+    selected = {str(arg).rstrip("/") for arg in config.args}
+    return (
+        selected <= {"tests", str(ROOT / "tests")}
+        and not config.option.keyword
+        and not config.option.markexpr
+        and not getattr(config.option, "lf", False)
+        and not config.option.deselect
+    )
+
+
+def pytest_sessionfinish(session, exitstatus):
+    report_only = bool(os.environ.get("KEEPWARM_USAGE_REPORT"))  # a subset, for a developer
+    if exitstatus != 0 or not (_whole_suite(session.config) or report_only):
+        return
+    from tests.registry_usage import registry_usage_problems
+    from tests.sandbox.server import SANDBOX_USAGE
+
+    problems = registry_usage_problems(SANDBOX_USAGE, principal=settings.BITRIX_CLIENT_ID)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if problems:
+        reporter.write_sep("=", "registry does not equal usage", red=True)
+        for problem in problems:
+            reporter.write_line(problem)
+        if not report_only:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        pairs = sum(len(entry["fields"]) for entry in SANDBOX_USAGE)
+        reporter.write_line(f"registry equals usage ({pairs} method/field uses seen by sandboxes)")

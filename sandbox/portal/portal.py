@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from sandbox.portal import protocol as p
 from sandbox.portal.limits import LeakyBucket, OperatingTime
-from sandbox.portal.query import PORTAL_TZ
+from sandbox.portal.query import PORTAL_TZ, split_operator
 from sandbox.portal.store import Store
 
 logger = logging.getLogger("sandbox")
@@ -130,6 +130,7 @@ class Portal:
         self._event_thread = threading.Thread(target=self._deliver_events, daemon=True)
         self._event_thread.start()
         self._stats_lock = threading.Lock()
+        self.usage: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
     # --- clock --------------------------------------------------------------------------------
 
@@ -147,6 +148,61 @@ class Portal:
         return self.now()
 
     # --- stats --------------------------------------------------------------------------------
+
+    def usage_note(self, principal: str, method: str, params: dict) -> None:
+        """Remember which fields and parameters each caller named, per method (never values):
+        what an app's data-use declaration can be checked against."""
+        names: set[tuple[str, str]] = set()
+        for key, value in params.items():
+            if key.lower() in ("select", "filter", "order", "fields") and not isinstance(
+                value, str
+            ):
+                items = value if isinstance(value, list) else list(value or {})
+                for item in items:
+                    field_name = split_operator(str(item))[1] if key.lower() == "filter" else item
+                    if str(field_name).upper() != "LOGIC" and not str(field_name).isdigit():
+                        names.add(("field", str(field_name)))
+            else:
+                names.add(("param", key))
+        with self._stats_lock:
+            entry = self.usage.setdefault((principal, method), set())
+            entry.update(names)
+
+    def usage_note_answer(self, principal: str, method: str, result) -> None:
+        """Remember the field names an answer carried (for methods that take no `select`)."""
+        rows = result
+        if (
+            isinstance(rows, dict)
+            and len(rows) == 1
+            and isinstance(next(iter(rows.values())), list)
+        ):
+            rows = next(iter(rows.values()))  # {"tasks": [...]}, {"items": [...]}
+        if isinstance(rows, dict):
+            rows = [rows]
+        names: set[tuple[str, str]] = set()
+        for row in (rows if isinstance(rows, list) else [])[:50]:
+            if not isinstance(row, dict):
+                continue
+            for key, value in row.items():
+                names.add(("returned", str(key)))
+                if isinstance(value, dict):  # e.g. app.info's "install" block
+                    names.update(("returned", str(inner)) for inner in value)
+        if names:
+            with self._stats_lock:
+                self.usage.setdefault((principal, method), set()).update(names)
+
+    def usage_report(self) -> list[dict]:
+        with self._stats_lock:
+            return [
+                {
+                    "principal": principal,
+                    "method": method,
+                    "fields": sorted(name for kind, name in names if kind == "field"),
+                    "params": sorted(name for kind, name in names if kind == "param"),
+                    "returned": sorted(name for kind, name in names if kind == "returned"),
+                }
+                for (principal, method), names in sorted(self.usage.items())
+            ]
 
     def count(self, key: str, method: str | None = None) -> None:
         with self._stats_lock:

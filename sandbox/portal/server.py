@@ -90,6 +90,7 @@ class SandboxServer:
         params.pop("auth", None)
         started = p.now()
         if method == "batch":
+            portal.usage_note(caller.principal, "batch", params)
             result = self._batch(caller, params)
             portal.count("", "batch")
             finished = p.now()
@@ -125,6 +126,7 @@ class SandboxServer:
                 extra={"operating_reset_at": int(blocked)},
             )
         portal.count("", method)
+        portal.usage_note(caller.principal, method, params)
         portal.store.journal(
             "request",
             {
@@ -134,7 +136,9 @@ class SandboxServer:
                 "principal": caller.principal,
             },
         )
-        return handler(portal, caller, params)
+        answer = handler(portal, caller, params)
+        portal.usage_note_answer(caller.principal, method, answer.result)
+        return answer
 
     def _batch(self, caller: Caller, params: dict) -> dict:
         commands = params.get("cmd") or {}
@@ -280,6 +284,8 @@ class SandboxServer:
             portal.knobs.fault_timeout_seconds = float(params.get("timeout_seconds", 15))
             portal.knobs.fault_method = str(params.get("method", "")).lower()
             return 200, {"ok": True}
+        if name == "usage":
+            return 200, portal.usage_report()
         if name == "requests":
             return 200, portal.store.journal_read("request", int(params.get("limit", 1000)))
         if name == "apps" and len(parts) == 1 and verb == "POST":

@@ -21,7 +21,7 @@ from django.utils import timezone
 from assistants.models import Decision
 from assistants.services import assistant_settings_save, assistants_run, decision_undo
 from assistants.settings_schema import settings_default
-from crm_sync.models import Contact, Task
+from crm_sync.models import Company, Contact, Task
 from crm_sync.selectors import status_enum_values
 from tests.conftest import ROOT, _database_url_for_tests, in_portal, wait_until
 from tests.integration.mirror import patient_call
@@ -55,21 +55,20 @@ def _settings(**changes) -> None:
     assistant_settings_save(document=document, changed_by="test")
 
 
-def _give_statuses(sandbox, portal, code: str, contact_ids: list[int]) -> None:
+def _give_statuses(sandbox, portal, code: str, contact_ids: list[int], entity="contact") -> None:
     """Managers set a status in Bitrix24; the change reaches the mirror through events."""
+    entity_type, model = {"contact": (3, Contact), "company": (4, Company)}[entity]
     with in_portal(portal):
-        value = status_enum_values(STATUS_FIELD)[3][code]
+        value = status_enum_values(STATUS_FIELD)[entity_type][code]
     commands = {
-        f"c{contact_id}": f"crm.contact.update?id={contact_id}&fields[{STATUS_FIELD}]={value}"
-        for contact_id in contact_ids
+        f"c{record_id}": f"crm.{entity}.update?id={record_id}&fields[{STATUS_FIELD}]={value}"
+        for record_id in contact_ids
     }
     patient_call(sandbox, "batch", {"halt": 1, "cmd": commands})
 
     def mirrored() -> bool:
         with in_portal(portal):
-            matching = Contact.objects.filter(
-                pk__in=contact_ids, uf__contains={STATUS_FIELD: value}
-            )
+            matching = model.objects.filter(pk__in=contact_ids, uf__contains={STATUS_FIELD: value})
             return matching.count() == len(contact_ids)
 
     wait_until(mirrored, timeout=30, what="the statuses to reach the mirror")
@@ -77,13 +76,14 @@ def _give_statuses(sandbox, portal, code: str, contact_ids: list[int]) -> None:
 
 def _assert_carried_out_once(sandbox, portal) -> dict[str, int]:
     """Every done decision's effect is on the portal, and no effect is there twice."""
-    tasks, comments, contacts = (_records(sandbox, e) for e in ("task", "comment", "contact"))
+    tasks, comments = _records(sandbox, "task"), _records(sandbox, "comment")
+    clients = {3: _records(sandbox, "contact"), 4: _records(sandbox, "company")}
     tasks_by_decision = _marked(tasks, "TITLE")
     comments_by_decision = _marked(comments, "COMMENT")
     assert all(n == 1 for n in tasks_by_decision.values()), tasks_by_decision.most_common(3)
     assert all(n == 1 for n in comments_by_decision.values()), comments_by_decision.most_common(3)
     with in_portal(portal):
-        enum = status_enum_values(STATUS_FIELD)[3]
+        enums = status_enum_values(STATUS_FIELD)
         done = list(Decision.objects.filter(status="done").order_by("id"))
         moved = {  # tasks that went along with a later hand-over of their client
             int(task_id): int(d.params["to"])
@@ -100,11 +100,16 @@ def _assert_carried_out_once(sandbox, portal) -> dict[str, int]:
                 assert int(task["RESPONSIBLE_ID"]) == expected
                 prefix = {3: "C", 4: "CO"}[decision.entity_type_id]
                 assert task["UF_CRM_TASK"] == [f"{prefix}_{decision.client_id}"]
-            elif decision.action == "set_status" and decision.entity_type_id == 3:
-                assert contacts[decision.client_id][STATUS_FIELD] == enum[decision.params["to"]]
-            elif decision.action == "reassign" and decision.entity_type_id == 3:
-                owner = int(contacts[decision.client_id]["ASSIGNED_BY_ID"])
-                assert decision.params.get("open") or owner == int(decision.params["to"])
+            elif decision.action == "set_status":
+                record = clients[decision.entity_type_id][decision.client_id]
+                expected = enums[decision.entity_type_id][decision.params["to"]]
+                assert record[STATUS_FIELD] == expected
+            elif decision.action == "reassign":
+                record = clients[decision.entity_type_id][decision.client_id]
+                if decision.params.get("open"):
+                    assert record["OPENED"] == "Y"
+                else:
+                    assert int(record["ASSIGNED_BY_ID"]) == int(decision.params["to"])
         with_posts = [d for d in done if d.action in {"create_task", "set_status", "reassign"}]
     assert set(comments_by_decision) == {d.pk for d in with_posts}
     return {"tasks": len(tasks_by_decision), "comments": len(comments_by_decision)}
@@ -180,6 +185,30 @@ def test_assistants_act_on_the_portal_once_and_undo_restores_it(
     contacts = _records(sandbox, "contact")
     assert int(contacts[handover.client_id]["ASSIGNED_BY_ID"]) == int(before_owner)
     assert contacts[decay.client_id][STATUS_FIELD] == before_status
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(600)
+def test_lost_contacts_and_companies_are_opened_to_everyone(
+    sandbox_factory, connect, celery_worker
+):
+    sandbox = sandbox_factory(seed=3)
+    portal = connect(sandbox)
+    _full_sync_done(portal)
+    _give_statuses(sandbox, portal, "new", list(range(1, 9)))
+    _give_statuses(sandbox, portal, "new", list(range(1, 9)), entity="company")
+    with in_portal(portal):
+        _settings(ladder__on_loss={"policy": "open", "user_id": None, "cap_per_manager": None})
+        result, executed, _ = assistants_run(portal=portal, send_notifications=False)
+        assert executed.failed == 0
+        lost = Decision.objects.filter(action="set_status", params__to="lost", status="done")
+        opened = Decision.objects.filter(action="reassign", params__open=True, status="done")
+        assert {d.entity_type_id for d in lost} == {3, 4}, result.counts
+        assert {(d.entity_type_id, d.client_id) for d in opened} == {
+            (d.entity_type_id, d.client_id) for d in lost
+        }
+    _assert_carried_out_once(sandbox, portal)
 
 
 def _mirrored_tasks(portal, task_ids: list[int]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import subprocess
@@ -16,6 +17,8 @@ from urllib.parse import parse_qsl
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# What every sandbox of this test session saw callers name: method, fields, parameters.
+SANDBOX_USAGE: list[dict] = []
 
 
 def free_port() -> int:
@@ -84,6 +87,8 @@ class SandboxProcess:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                SANDBOX_USAGE.extend(self.tool("usage"))  # for the registry-equals-usage check
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
