@@ -18,6 +18,9 @@ COPY . .
 RUN DJANGO_SETTINGS_MODULE=config.settings.production \
     DJANGO_SECRET_KEY=collectstatic-only \
     DJANGO_ALLOWED_HOSTS=localhost \
+    KEEPWARM_ENCRYPTION_KEYS=collectstatic-only \
+    BITRIX_CLIENT_ID=collectstatic-only \
+    BITRIX_CLIENT_SECRET=collectstatic-only \
     /app/.venv/bin/python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --system --uid 10001 --home /app keepwarm \
     && chown -R keepwarm /app/.data
