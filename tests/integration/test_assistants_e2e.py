@@ -55,6 +55,30 @@ def _settings(**changes) -> None:
     assistant_settings_save(document=document, changed_by="test")
 
 
+def slow_end_to_end(test):
+    """A test over a real install and full sync: slow, transactional, with a generous limit."""
+    for mark in (
+        pytest.mark.slow,
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.timeout(600),
+    ):
+        test = mark(test)
+    return test
+
+
+@pytest.fixture
+def synced_sandbox(sandbox_factory, connect, celery_worker):
+    """A `small` sandbox portal with Keepwarm installed and its first full sync done."""
+
+    def start(*, seed: int):
+        sandbox = sandbox_factory(seed=seed)
+        portal = connect(sandbox)
+        _full_sync_done(portal)
+        return sandbox, portal
+
+    return start
+
+
 def _give_statuses(sandbox, portal, code: str, contact_ids: list[int], entity="contact") -> None:
     """Managers set a status in Bitrix24; the change reaches the mirror through events."""
     entity_type, model = {"contact": (3, Contact), "company": (4, Company)}[entity]
@@ -115,15 +139,9 @@ def _assert_carried_out_once(sandbox, portal) -> dict[str, int]:
     return {"tasks": len(tasks_by_decision), "comments": len(comments_by_decision)}
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(600)
-def test_assistants_act_on_the_portal_once_and_undo_restores_it(
-    sandbox_factory, connect, celery_worker
-):
-    sandbox = sandbox_factory(seed=3)
-    portal = connect(sandbox)
-    _full_sync_done(portal)
+@slow_end_to_end
+def test_assistants_act_on_the_portal_once_and_undo_restores_it(synced_sandbox):
+    sandbox, portal = synced_sandbox(seed=3)
     # Fifteen clients were marked "new" by their managers and then left alone: they decay.
     _give_statuses(sandbox, portal, "new", list(range(1, 16)))
     with in_portal(portal):
@@ -187,15 +205,9 @@ def test_assistants_act_on_the_portal_once_and_undo_restores_it(
     assert contacts[decay.client_id][STATUS_FIELD] == before_status
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(600)
-def test_lost_contacts_and_companies_are_opened_to_everyone(
-    sandbox_factory, connect, celery_worker
-):
-    sandbox = sandbox_factory(seed=3)
-    portal = connect(sandbox)
-    _full_sync_done(portal)
+@slow_end_to_end
+def test_lost_contacts_and_companies_are_opened_to_everyone(synced_sandbox):
+    sandbox, portal = synced_sandbox(seed=3)
     _give_statuses(sandbox, portal, "new", list(range(1, 9)))
     _give_statuses(sandbox, portal, "new", list(range(1, 9)), entity="company")
     with in_portal(portal):
@@ -216,15 +228,9 @@ def _mirrored_tasks(portal, task_ids: list[int]) -> int:
         return Task.objects.filter(pk__in=task_ids).count()
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(600)
-def test_an_executor_killed_mid_batch_and_run_again_duplicates_nothing(
-    sandbox_factory, connect, celery_worker
-):
-    sandbox = sandbox_factory(seed=4)
-    portal = connect(sandbox)
-    _full_sync_done(portal)
+@slow_end_to_end
+def test_an_executor_killed_mid_batch_and_run_again_duplicates_nothing(synced_sandbox):
+    sandbox, portal = synced_sandbox(seed=4)
     # The portal carries out the executor's first batch, then holds its answer back for a minute.
     sandbox.tool(
         "faults", {"mode": "slow_answer", "method": "batch", "count": 1, "timeout_seconds": 60}
