@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -149,8 +150,6 @@ def sync_run_create(*, kind: str) -> SyncRun:
 
 
 def _current_portal_id() -> int:
-    from django.db import connection
-
     return connection.tenant.pk
 
 
@@ -275,14 +274,15 @@ def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
     return True
 
 
+MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
+
+
 def events_flush_run(*, portal, max_rounds: int = 1000, settle_seconds: float = 0.2) -> dict:
     """Re-read every record with a pending event: upsert what exists, delete what does not.
 
     Events come in bursts (1,000 changed deals → 1,000 events), so a flush waits a moment for
     the burst to gather, then takes up to 2,500 ids across all entities into one batch request.
     """
-    import time
-
     redis = redis_client()
     redis.delete(_flush_flag(portal.pk))  # events arriving from now on schedule a new flush
     time.sleep(settle_seconds)
@@ -311,6 +311,3 @@ def events_flush_run(*, portal, max_rounds: int = 1000, settle_seconds: float = 
         totals["deleted"] += deleted
         totals["requests"] += 1
     return totals
-
-
-MAX_IDS_PER_FLUSH = 2500

@@ -50,6 +50,20 @@ def connect(live_server, settings, transactional_db):
 
 
 @pytest.fixture
+def synced_sandbox(sandbox_factory, connect, celery_worker):
+    """A sandbox portal with Keepwarm installed and its first full sync done."""
+    from tests.integration.test_sync import _full_sync_done
+
+    def start(**options):
+        sandbox = sandbox_factory(**options)
+        portal = connect(sandbox)
+        _full_sync_done(portal)
+        return sandbox, portal
+
+    return start
+
+
+@pytest.fixture
 def receiver():
     server = Receiver()
     yield server

@@ -25,7 +25,6 @@ from crm_sync.models import Company, Contact, Task
 from crm_sync.selectors import status_enum_values
 from tests.conftest import ROOT, _database_url_for_tests, in_portal, wait_until
 from tests.integration.mirror import patient_call
-from tests.integration.test_sync import _full_sync_done
 
 STATUS_FIELD = "UF_CRM_KEEPWARM_STATUS"
 
@@ -64,19 +63,6 @@ def slow_end_to_end(test):
     ):
         test = mark(test)
     return test
-
-
-@pytest.fixture
-def synced_sandbox(sandbox_factory, connect, celery_worker):
-    """A `small` sandbox portal with Keepwarm installed and its first full sync done."""
-
-    def start(*, seed: int):
-        sandbox = sandbox_factory(seed=seed)
-        portal = connect(sandbox)
-        _full_sync_done(portal)
-        return sandbox, portal
-
-    return start
 
 
 def _give_statuses(sandbox, portal, code: str, contact_ids: list[int], entity="contact") -> None:

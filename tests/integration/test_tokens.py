@@ -10,16 +10,11 @@ from django.conf import settings
 
 from tenants.models import PortalCredentials
 from tests.conftest import ROOT, _database_url_for_tests
-from tests.integration.test_sync import _full_sync_done
 
 
 @pytest.mark.django_db(transaction=True)
-def test_eight_processes_refreshing_one_expired_token_refresh_it_once(
-    sandbox_factory, connect, celery_worker
-):
-    sandbox = sandbox_factory()
-    portal = connect(sandbox)
-    _full_sync_done(portal)
+def test_eight_processes_refreshing_one_expired_token_refresh_it_once(synced_sandbox):
+    sandbox, portal = synced_sandbox()
     before = PortalCredentials.objects.get(portal=portal)
     grants_before = sandbox.tool("stats")["refresh_grants"]
     sandbox.tool("clock", {"advance_seconds": 3601})  # every access token is now stale
