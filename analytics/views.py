@@ -6,10 +6,13 @@ from rest_framework.response import Response
 from analytics.selectors import rest_usage
 from analytics.serializers import RestUsageQuerySerializer, RestUsageSerializer
 from tenants.api import PortalScopedAPIView
+from tenants.authentication import IsPortalAdmin, IsPortalPrincipal
 
 
 class RestUsageApi(PortalScopedAPIView):
     """REST calls Keepwarm made to the portal, per method, over the last N days."""
+
+    permission_classes = [IsPortalPrincipal, IsPortalAdmin]
 
     @extend_schema(parameters=[RestUsageQuerySerializer], responses=RestUsageSerializer)
     def get(self, request):

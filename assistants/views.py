@@ -27,6 +27,7 @@ from assistants.services import (
 )
 from config.errors import NotFound
 from tenants.api import PortalScopedAPIView, PortalScopedViewSet
+from tenants.authentication import IsPortalAdmin, IsPortalAdminOrReadOnly, IsPortalPrincipal
 
 
 def _who(request) -> str:
@@ -43,6 +44,8 @@ def _decisions_data(decisions) -> list[dict]:
 
 class AssistantSettingsApi(PortalScopedAPIView):
     """The portal's assistant settings: read the current version, save a new one."""
+
+    permission_classes = [IsPortalPrincipal, IsPortalAdminOrReadOnly]
 
     @extend_schema(responses=AssistantSettingsSerializer)
     def get(self, request):
@@ -62,6 +65,8 @@ class AssistantSettingsApi(PortalScopedAPIView):
 class AssistantPreviewApi(PortalScopedAPIView):
     """What a pass would decide now (or as of a moment), without acting or storing anything."""
 
+    permission_classes = [IsPortalPrincipal, IsPortalAdmin]
+
     @extend_schema(parameters=[PreviewQuerySerializer], responses=PreviewSerializer)
     def get(self, request):
         query = PreviewQuerySerializer(data=request.query_params)
@@ -74,6 +79,8 @@ class AssistantPreviewApi(PortalScopedAPIView):
 
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalScopedViewSet):
     """Decisions of every assistant with their facts and reasons; undo and approval."""
+
+    permission_classes = [IsPortalPrincipal, IsPortalAdminOrReadOnly]
 
     serializer_class = DecisionSerializer
     queryset_model = Decision
@@ -144,6 +151,8 @@ class SnoozeViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PortalScoped
 
 class AbsenceViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PortalScopedViewSet):
     """Managers' leave: no releases from them and no hand-overs to them while away."""
+
+    permission_classes = [IsPortalPrincipal, IsPortalAdminOrReadOnly]
 
     serializer_class = AbsenceSerializer
     queryset_model = ManagerAbsence

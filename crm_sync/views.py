@@ -7,11 +7,13 @@ from crm_sync.models import RestCallLog
 from crm_sync.selectors import sync_status
 from crm_sync.serializers import RestCallLogSerializer, SyncStatusSerializer
 from tenants.api import PortalScopedAPIView, PortalScopedViewSet
+from tenants.authentication import IsPortalAdmin, IsPortalPrincipal
 
 
 class RestCallLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalScopedViewSet):
     """The portal's Bitrix24 REST call log (secrets masked), newest first."""
 
+    permission_classes = [IsPortalPrincipal, IsPortalAdmin]
     serializer_class = RestCallLogSerializer
     queryset_model = RestCallLog
     filterset_class = RestCallLogFilter

@@ -621,8 +621,9 @@ def _sections() -> tuple[Section, ...]:
                     "access log (who, when, what) in the same request."
                 ),
                 _(
-                    "Your portal's users who open Keepwarm, including your administrators, see "
-                    "that log at %(path)s."
+                    "Your portal's administrators (Bitrix24 administrators who open Keepwarm, "
+                    "and client administrators signed in to Keepwarm) see that log at %(path)s; "
+                    "other users of your portal do not."
                 )
                 % {"path": reverse("staff-access-list")},
             ),
@@ -637,7 +638,10 @@ def _sections() -> tuple[Section, ...]:
                     "Marketplace rules require at least 3 days)."
                 )
                 % {"days": rest_days},
-                _("Your portal's users who open Keepwarm see this log at %(path)s.")
+                _(
+                    "Only your portal's administrators see this log, at %(path)s: it holds the "
+                    "start of Bitrix24's answers, which may name clients of every manager."
+                )
                 % {"path": reverse("rest-call-list")},
             ),
         ),

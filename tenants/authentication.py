@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from tenants.models import Portal
+from tenants.models import Portal, PortalMember
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class PortalPrincipal:
     portal: Portal
     bitrix_user_id: int | None
     via: str  # "token" or "session"
+    is_admin: bool = False  # administers the portal: sees its logs, changes its settings
 
     is_authenticated = True
     is_anonymous = False
@@ -35,7 +36,8 @@ class PortalTokenAuthentication(BaseAuthentication):
         portal = getattr(django_request, "portal", None)
         if claims is None or portal is None:
             return None
-        return PortalPrincipal(portal, claims.bitrix_user_id, "token"), claims
+        principal = PortalPrincipal(portal, claims.bitrix_user_id, "token", claims.is_admin)
+        return principal, claims
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="keepwarm"'
@@ -49,7 +51,8 @@ class PortalSessionAuthentication(SessionAuthentication):
         if member is None:
             return None
         self.enforce_csrf(request)
-        return PortalPrincipal(member.portal, member.bitrix_user_id, "session"), None
+        is_admin = member.role == PortalMember.Role.ADMIN
+        return PortalPrincipal(member.portal, member.bitrix_user_id, "session", is_admin), None
 
 
 class IsPortalPrincipal(BasePermission):
@@ -57,3 +60,19 @@ class IsPortalPrincipal(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.user, PortalPrincipal)
+
+
+class IsPortalAdmin(BasePermission):
+    """The portal's administrators only: REST call log, staff-access log, REST usage."""
+
+    message = "Only the portal's administrators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, PortalPrincipal) and request.user.is_admin
+
+
+class IsPortalAdminOrReadOnly(IsPortalAdmin):
+    """Every portal user may read; only administrators change settings, approve or undo."""
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or super().has_permission(request, view)

@@ -143,24 +143,23 @@ def events_view(request):
 @ratelimit(key="ip", rate=ratelimits.app_rate, block=True)
 def app_view(request):
     """The application page inside Bitrix24 (main page and card tabs)."""
-    from crm_sync.bitrix.oauth import oauth_app_info
-
     post = request.POST
     member_id = post.get("member_id", "")
     try:
         portal = lifecycle.portal_for_member(member_id)
-        info = oauth_app_info(
+        user = lifecycle.app_page_user(
+            portal=portal,
             server_endpoint=post.get("SERVER_ENDPOINT", ""),
             access_token=post.get("AUTH_ID", ""),
             member_id=member_id,
         )
-        if info.member_id != portal.member_id:
-            raise NotAuthenticated("The page was opened with another portal's token.")
     except ApplicationError as exc:
         return _error(exc)
     except BitrixError:
         return _error(NotAuthenticated("The portal could not confirm this page's token."))
-    token = portal_iframe_token_issue(portal=portal, bitrix_user_id=info.user_id)
+    token = portal_iframe_token_issue(
+        portal=portal, bitrix_user_id=user.bitrix_user_id, is_admin=user.is_admin
+    )
     placement = post.get("PLACEMENT", "DEFAULT")[:64]
     try:
         options = json.loads(post.get("PLACEMENT_OPTIONS") or "{}")

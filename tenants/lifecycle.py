@@ -201,3 +201,42 @@ def portal_for_member(member_id: str) -> Portal:
     if portal is None or not portal.is_active:
         raise NotAuthenticated("This portal has not installed Keepwarm.", code="unknown_portal")
     return portal
+
+
+@dataclass(frozen=True)
+class PageUser:
+    bitrix_user_id: int | None
+    is_admin: bool
+
+
+def app_page_user(
+    *, portal: Portal, server_endpoint: str, access_token: str, member_id: str
+) -> PageUser:
+    """Who opened the application page: Bitrix24 confirms the token, then says if it's an admin.
+
+    The OAuth server vouches for the token's portal; `profile`, asked at the portal's stored REST
+    endpoint with the same token, says whether its user administers the portal. If the portal
+    cannot answer that, the page still opens, without administrator rights (fail closed).
+    """
+    from crm_sync.bitrix.errors import BitrixError
+    from crm_sync.bitrix.oauth import oauth_app_info, portal_user_is_admin
+
+    info = oauth_app_info(
+        server_endpoint=server_endpoint, access_token=access_token, member_id=member_id
+    )
+    if info.member_id != portal.member_id:
+        raise NotAuthenticated("The page was opened with another portal's token.")
+    credentials = PortalCredentials.objects.filter(portal=portal).first()
+    if credentials is None:
+        return PageUser(info.user_id, False)
+    try:
+        is_admin = portal_user_is_admin(
+            client_endpoint=credentials.client_endpoint,
+            access_token=access_token,
+            member_id=portal.member_id,
+        )
+    except BitrixError as exc:
+        logger.warning("portal %s: profile unavailable (%s); page opened without admin rights",
+                       portal.member_id, exc)  # fmt: skip
+        is_admin = False
+    return PageUser(info.user_id, is_admin)

@@ -70,7 +70,11 @@ def portal_delete(*, portal: Portal) -> None:
 
 
 def portal_api_token_issue(
-    *, portal: Portal, bitrix_user_id: int | None = None, ttl: timedelta | None = None
+    *,
+    portal: Portal,
+    bitrix_user_id: int | None = None,
+    ttl: timedelta | None = None,
+    is_admin: bool = False,
 ) -> str:
     return portal_token_issue(
         portal_id=portal.pk,
@@ -78,6 +82,7 @@ def portal_api_token_issue(
         audience="api",
         bitrix_user_id=bitrix_user_id,
         ttl=ttl,
+        is_admin=is_admin,
     )
 
 
@@ -221,12 +226,15 @@ def portal_mark_disconnected(*, portal_id: int, reason: str) -> None:
         logger.warning("portal disconnected", extra={"portal_id": portal_id, "reason": reason})
 
 
-def portal_iframe_token_issue(*, portal: Portal, bitrix_user_id: int | None) -> str:
+def portal_iframe_token_issue(
+    *, portal: Portal, bitrix_user_id: int | None, is_admin: bool = False
+) -> str:
     return portal_token_issue(
         portal_id=portal.pk,
         member_id=portal.member_id,
         audience="iframe",
         bitrix_user_id=bitrix_user_id,
+        is_admin=is_admin,
     )
 
 

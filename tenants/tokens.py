@@ -38,6 +38,7 @@ class PortalTokenClaims:
     bitrix_user_id: int | None
     expires_at: int
     token_id: str
+    is_admin: bool = False
 
 
 def portal_token_issue(
@@ -47,8 +48,13 @@ def portal_token_issue(
     audience: str,
     bitrix_user_id: int | None = None,
     ttl: timedelta | None = None,
+    is_admin: bool = False,
 ) -> str:
-    """Sign a token for one portal; the TTL can be shortened but never exceed the setting."""
+    """Sign a token for one portal; the TTL can be shortened but never exceed the setting.
+
+    `is_admin` says the holder administers the portal (Bitrix24 said so, or a client admin asked
+    for the token); only such tokens read the REST call log, the staff-access log and settings.
+    """
     if audience not in AUDIENCES:
         raise ValueError(f"unknown token audience {audience!r}")
     max_ttl = settings.KEEPWARM_PORTAL_TOKEN_TTL
@@ -58,6 +64,7 @@ def portal_token_issue(
         "m": member_id,
         "a": audience,
         "u": bitrix_user_id,
+        "adm": bool(is_admin),
         "exp": int(time.time() + lifetime.total_seconds()),
         "jti": secrets.token_urlsafe(8),
     }
@@ -82,6 +89,7 @@ def portal_token_verify(token: str) -> PortalTokenClaims:
             bitrix_user_id=None if payload.get("u") is None else int(payload["u"]),
             expires_at=int(payload["exp"]),
             token_id=str(payload["jti"]),
+            is_admin=payload.get("adm") is True,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PortalTokenInvalid("The portal token is malformed.") from exc

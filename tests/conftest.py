@@ -77,6 +77,8 @@ def portal_token():
     from tenants.services import portal_api_token_issue
 
     def issue(portal, **kwargs) -> str:
+        """An administrator's API token unless the test asks for another role (is_admin=False)."""
+        kwargs.setdefault("is_admin", True)
         return portal_api_token_issue(portal=portal, **kwargs)
 
     return issue

@@ -411,6 +411,24 @@ method_declare(
 
 method_declare(
     MethodSpec(
+        name="profile",
+        scope="basic",
+        access="read",
+        purpose=_(
+            "Asks the portal whether the user opening Keepwarm's page is a Bitrix24 "
+            "administrator: only administrators see the request logs and change settings."
+        ),
+        feature=INSTALL,
+        fields=("ID", "ADMIN"),
+        field_params=(),
+        classification="technical",
+        visible_to=("portal_users",),
+        logged=False,  # asked with the page user's own token, outside the portal's REST log
+    )
+)
+
+method_declare(
+    MethodSpec(
         name="event.get",
         scope="basic",
         access="read",

@@ -64,3 +64,25 @@ def oauth_app_info(*, server_endpoint: str, access_token: str, member_id: str) -
         installed=bool(install.get("installed", result.get("INSTALLED", False))),
         user_id=int(result["user_id"]) if str(result.get("user_id", "")).isdigit() else None,
     )
+
+
+def portal_user_is_admin(*, client_endpoint: str, access_token: str, member_id: str) -> bool:
+    """Ask the portal (with the page user's own token) whether that user administers it.
+
+    `profile` needs no scope. The endpoint is the one stored at install, never one named by the
+    request, so a forged page cannot point the question at a server that answers "yes".
+    """
+    call_check("profile", {}, member_id=member_id)
+    url = f"{client_endpoint.rstrip('/')}/profile.json"
+    answer = post_json(url, {"auth": access_token}, member_id=member_id, method="profile")
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if "error" in body or answer.status != 200:
+        raise classify(
+            http_status=answer.status,
+            code=str(body.get("error", "")),
+            description=str(body.get("error_description", "")),
+            member_id=member_id,
+            method="profile",
+        )
+    result = body.get("result") or {}
+    return result.get("ADMIN") is True

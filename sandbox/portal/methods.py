@@ -973,7 +973,25 @@ def user_get(portal, caller, params):
     )
 
 
-@method("user.current", "profile")
+@method("profile")
+def profile(portal, caller, params):
+    """Needs no scope: who the token's user is and whether they administer the portal."""
+    user = portal.user(caller.user_id) or {}
+    return Answer(
+        {
+            "ID": str(caller.user_id),
+            "ADMIN": portal.is_admin(caller.user_id),
+            "NAME": user.get("NAME"),
+            "LAST_NAME": user.get("LAST_NAME"),
+            "PERSONAL_GENDER": user.get("PERSONAL_GENDER") or "",
+            "PERSONAL_PHOTO": None,
+            "TIME_ZONE": None,
+            "TIME_ZONE_OFFSET": 10800,
+        }
+    )
+
+
+@method("user.current")
 def user_current(portal, caller, params):
     user = portal.user(caller.user_id) or {}
     return Answer(

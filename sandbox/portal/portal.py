@@ -53,7 +53,6 @@ def method_scope(method: str) -> str:
         ("im.", "im"),
         ("placement.", "placement"),
         ("voximplant.", "telephony"),
-        ("profile", "user"),
     ):
         if name.startswith(prefix):
             return scope

@@ -292,6 +292,8 @@ class SandboxServer:
             return self._register(params)
         if name == "apps" and len(parts) == 3 and parts[2] == "install":
             return self._install(parts[1], int(params.get("user_id", 1)))
+        if name == "apps" and len(parts) == 3 and parts[2] == "open":
+            return self._open(parts[1], int(params.get("user_id", 1)))
         if name == "apps" and len(parts) == 3 and parts[2] == "uninstall":
             return self._uninstall(parts[1], bool(params.get("clean", True)))
         if name == "install-finish":
@@ -381,6 +383,28 @@ class SandboxServer:
             "handler_status": status,
             "handler_body": body[:2000],
         }
+
+    def _open(self, client_id: str, user_id: int) -> tuple[int, dict]:
+        """A user opens the application: Bitrix24 POSTs a fresh token of theirs to its page."""
+        portal = self.portal
+        app = portal.store.obj("app", client_id)
+        if app is None or not app.get("installed"):
+            return 404, {"error": "app_not_found"}
+        if portal.user(user_id) is None:
+            return 404, {"error": "user_not_found"}
+        tokens = portal.issue_tokens(client_id, user_id)
+        form = {
+            "AUTH_ID": tokens["access_token"],
+            "AUTH_EXPIRES": "3600",
+            "REFRESH_ID": tokens["refresh_token"],
+            "SERVER_ENDPOINT": f"{portal.base_url}/rest/",
+            "member_id": portal.member_id,
+            "status": "L",
+            "PLACEMENT": "DEFAULT",
+            "PLACEMENT_OPTIONS": "{}",
+        }
+        status, body = _post(f"{app['app_url']}?DOMAIN={portal.domain}&LANG=ru", form)
+        return 200, {"handler_status": status, "handler_body": body[:20000]}
 
     def _uninstall(self, client_id: str, clean: bool) -> tuple[int, dict]:
         portal = self.portal

@@ -59,3 +59,61 @@ def test_reinstalling_updates_the_portal_and_binds_nothing_twice(sandbox_factory
     assert Portal.objects.filter(member_id=first.member_id).count() == 1
     # A re-install (a new application token) re-binds only what the portal dropped.
     assert len(_requests(sandbox, "event.bind")) == binds_before
+
+
+def _page_token(sandbox, user_id: int) -> str:
+    """Open the application as a portal user, as Bitrix24 does; the token the page carries."""
+    import json
+    import re
+
+    from django.conf import settings
+
+    page = sandbox.tool(f"apps/{settings.BITRIX_CLIENT_ID}/open", {"user_id": user_id})
+    assert page["handler_status"] == 200, page["handler_body"]
+    found = re.search(
+        r'<script id="keepwarm-token" type="application/json">(.*?)</script>',
+        page["handler_body"],
+    )
+    assert found, page["handler_body"][:500]
+    return json.loads(found.group(1))
+
+
+def test_only_portal_administrators_read_the_logs_and_change_settings(
+    sandbox_factory, connect, client
+):
+    sandbox = sandbox_factory()
+    connect(sandbox)
+    admin = {"HTTP_AUTHORIZATION": f"Bearer {_page_token(sandbox, 1)}"}  # the portal's admin
+    manager = {"HTTP_AUTHORIZATION": f"Bearer {_page_token(sandbox, 2)}"}  # a sales manager
+    renewed = client.post("/api/v1/auth/token/", **manager).json()["token"]
+    renewed_manager = {"HTTP_AUTHORIZATION": f"Bearer {renewed}"}
+
+    admin_only = (
+        "/api/v1/sync/rest-calls/",
+        "/api/v1/audit/staff-access/",
+        "/api/v1/analytics/rest-usage/",
+        "/api/v1/assistants/preview/",
+    )
+    for path in admin_only:
+        assert client.get(path, **admin).status_code == 200, path
+        assert client.get(path, **manager).status_code == 403, path
+        assert client.get(path, **renewed_manager).status_code == 403, path  # renewal keeps role
+    settings_now = client.get("/api/v1/assistants/settings/", **manager)
+    assert settings_now.status_code == 200  # everyone may read how the assistants work
+    document = settings_now.json()["document"]
+    refused = client.put(
+        "/api/v1/assistants/settings/",
+        {"document": document},
+        content_type="application/json",
+        **manager,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "permission_denied"
+    saved = client.put(
+        "/api/v1/assistants/settings/",
+        {"document": document},
+        content_type="application/json",
+        **admin,
+    )
+    assert saved.status_code == 200
+    assert saved.json()["version"] == settings_now.json()["version"] + 1

@@ -167,8 +167,9 @@ def _member(username: str, *portals):
 def principal_login(client, kind: str, world: World) -> dict:
     """Make `client` act as portal A's `kind` of principal; returns extra request headers.
 
-    - api_token: a Bearer API token of A (what the API clients use);
-    - iframe_token: the token the Bitrix24 application page hands its scripts;
+    - api_token: a Bearer API token of A's administrator (what the API clients use);
+    - iframe_token: the token the Bitrix24 application page hands an administrator's scripts
+      (administrators reach every route, so isolation is probed on all of them);
     - client_admin_session: a client admin of A only, logged in (cookie session);
     - two_portal_user_session: a user who administers both A and B, whose session chose A.
     """
@@ -177,13 +178,11 @@ def principal_login(client, kind: str, world: World) -> dict:
 
     a, b = world.a.portal, world.b.portal
     if kind == "api_token":
-        return {
-            "HTTP_AUTHORIZATION": f"Bearer {portal_api_token_issue(portal=a, bitrix_user_id=1)}"
-        }
+        token = portal_api_token_issue(portal=a, bitrix_user_id=1, is_admin=True)
+        return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     if kind == "iframe_token":
-        return {
-            "HTTP_AUTHORIZATION": f"Bearer {portal_iframe_token_issue(portal=a, bitrix_user_id=1)}"
-        }
+        token = portal_iframe_token_issue(portal=a, bitrix_user_id=1, is_admin=True)
+        return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     if kind == "client_admin_session":
         client.force_login(_member(f"admin-a-{uuid.uuid4().hex[:6]}", a))
         return {}

@@ -88,7 +88,7 @@ def test_no_input_makes_the_api_fail_with_a_server_error(fuzz_portal):
     from config.wsgi import application
     from tenants.services import portal_api_token_issue
 
-    token = portal_api_token_issue(portal=fuzz_portal, bitrix_user_id=1)
+    token = portal_api_token_issue(portal=fuzz_portal, bitrix_user_id=1, is_admin=True)
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
     schema.config.update(headers={"Authorization": f"Bearer {token}"}, continue_on_failure=True)
     schema.config.checks.update(included_check_names=["not_a_server_error"])

@@ -562,7 +562,7 @@ def _portal_paths(world: World) -> list[tuple[str, str]]:
 def _forged_token(world: World) -> str:
     from tenants.services import portal_api_token_issue
 
-    genuine = portal_api_token_issue(portal=world.a.portal)
+    genuine = portal_api_token_issue(portal=world.a.portal, is_admin=True)
     payload, _, signature = genuine.rpartition(":")
     return f"{payload}:{signature[::-1]}"
 
@@ -572,7 +572,7 @@ def _uninstalled_portal_token(world: World, portal_factory) -> str:
     from tenants.services import portal_api_token_issue
 
     gone = portal_factory(install_state=Portal.InstallState.UNINSTALLED)
-    return portal_api_token_issue(portal=gone)
+    return portal_api_token_issue(portal=gone, is_admin=True)
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ class Command(BaseCommand):
             self._follow_sync(portal)
             story = self._assistants(portal, sandbox["base"])
             admin_password = self._client_admin(portal)
-            token = portal_api_token_issue(portal=portal)
+            token = portal_api_token_issue(portal=portal, is_admin=True)
             self._summary(started, base, sandbox, portal, story, vendor_password, vendor_code)
             self.stdout.write(
                 f"  client admin login:  {base}/accounts/login/  demo-admin / {admin_password}"
