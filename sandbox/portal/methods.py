@@ -991,6 +991,33 @@ def profile(portal, caller, params):
     )
 
 
+_USER_WRITABLE = ("ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "WORK_POSITION")
+
+
+@method("user.update")
+def user_update(portal, caller, params):
+    """An administrator edits an employee; `ACTIVE: "N"` dismisses one (the docs' own example:
+    `user.update {"ID": 6, "ACTIVE": "N"}`). Fields come flat, next to ID, as in user.add."""
+    if not portal.is_admin(caller.user_id):
+        raise p.access_denied("Access denied! Admin permissions required")
+    user_id = _int(params.get("ID", params.get("id")), "ID")
+    with portal.store.write_lock:
+        user = portal.user(user_id)
+        if user is None:
+            raise p.not_found(f"User with ID {user_id} not found")
+        for key in _USER_WRITABLE:
+            if key in params:
+                user[key] = params[key]
+        if "ACTIVE" in params:
+            user["ACTIVE"] = str(params["ACTIVE"]).upper() in ("Y", "TRUE", "1")
+        if "UF_DEPARTMENT" in params:
+            departments = params["UF_DEPARTMENT"]
+            departments = departments if isinstance(departments, list) else [departments]
+            user["UF_DEPARTMENT"] = [_int(d, "UF_DEPARTMENT") for d in departments]
+        portal.store.put("user", user_id, user)
+    return Answer(True)
+
+
 @method("user.current")
 def user_current(portal, caller, params):
     user = portal.user(caller.user_id) or {}

@@ -335,3 +335,22 @@ def test_an_unknown_client_gets_plain_json_errors_not_html(sandbox):
             "/rest/batch.json", content=b"{not json", headers={"Content-Type": "application/json"}
         )
     assert response.status_code == 400 and response.json()["error"] == "INVALID_REQUEST"
+
+
+def test_an_admin_dismisses_an_employee_with_user_update(fresh_sandbox, receiver):
+    portal = fresh_sandbox(scale="10", seed=2)
+    manager = install_app(portal, receiver, client_id="app.manager", user_id=4)
+    with portal.client() as http:
+        refused = http.post(
+            "/rest/user.update.json", json={"auth": manager["AUTH_ID"], "ID": 5, "ACTIVE": "N"}
+        )
+    assert (refused.status_code, refused.json()["error"]) == (403, "ACCESS_DENIED")
+
+    assert portal.hook("user.update", {"ID": 5, "ACTIVE": "N"}).json()["result"] is True
+
+    [dismissed] = portal.hook("user.get", {"ID": 5}).json()["result"]
+    active = portal.hook("user.get", {"FILTER": {"ACTIVE": True}}).json()["result"]
+    assert dismissed["ACTIVE"] is False
+    assert "5" not in {user["ID"] for user in active} and len(active) == 11
+    missing = portal.hook("user.update", {"ID": 999, "ACTIVE": "N"})
+    assert (missing.status_code, missing.json()["error"]) == (400, "NOT_FOUND")
