@@ -16,6 +16,7 @@ dismissed one is the one a scenario dismisses) plus the scenario's own clients.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,9 @@ from django.utils import timezone
 
 from assistants.models import ClientEvent, ClientState, Decision
 from assistants.services import assistants_run
-from crm_sync.models import Activity, Contact
+from crm_sync.models import Activity, Company, Contact, Deal, Task, User
 from crm_sync.selectors import status_enum_values
+from crm_sync.services import sweep_job
 from tests.conftest import in_portal, wait_until
 from tests.integration.mirror import _query, patient_call
 from tests.integration.test_assistants_e2e import (
@@ -348,3 +350,205 @@ def _settings_document(portal) -> dict:
 def _decisions_in(portal, **filters) -> list[Decision]:
     with in_portal(portal):
         return _decisions(**filters)
+
+
+# --- forgotten, released, deals -----------------------------------------------------------------
+
+
+@slow_end_to_end
+def test_forgotten_released_and_deal_scenarios_act_on_the_portal(synced_sandbox, client, bearer):
+    """Seed 002 on a portal: forgotten clients get a task; a deal with its first call planned
+    next month is not forgotten, the same deal with nothing planned is; a deal untouched for 14
+    days gets a task, one touched 13 days ago does not; a week after the task's deadline the
+    client is handed over round robin, skipping a manager on leave and a dismissed one, while a
+    client with an open future task and the clients of the manager on leave stay; the same pass
+    twice does nothing; undo gives the client and its task back."""
+    sandbox, portal = synced_sandbox(**PORTAL, extra=["--backdating"])
+    now = timezone.now().replace(microsecond=0)
+    # Department 3: head 7, managers 8 to 11. Manager 8 forgets clients; 9 goes on leave; 10 is
+    # dismissed; only 7 and 11 may receive 8's clients.
+    owner, on_leave, dismissed, eligible = 8, 9, 10, {7, 11}
+    long_ago = _iso(now - timedelta(days=90))
+    people = {f"r{n}": owner for n in range(1, 5)} | {"future_task": owner, "leave": on_leave}
+    # Round robin favours the least loaded: give 7 and 11 more (recent) clients than 9 and 10
+    # hold, so skipping 9 and 10 is the only reason they receive nothing.
+    with in_portal(portal):
+        loads = Counter(Contact.objects.values_list("assigned_by_id", flat=True))
+        loads.update(Company.objects.values_list("assigned_by_id", flat=True))
+    busiest = max(loads[on_leave] + 1, loads[dismissed]) + 5
+    fillers = {
+        f"busy{user}_{n}": {"NAME": "Busy", "LAST_NAME": f"Client{n}", "ASSIGNED_BY_ID": user}
+        for user in eligible
+        for n in range(max(0, busiest - loads[user]))
+    }
+    new_clients = {
+        key: {
+            "NAME": key.capitalize(),
+            "LAST_NAME": "Forgottenov",
+            "ASSIGNED_BY_ID": manager,
+            "DATE_CREATE": long_ago,
+        }
+        for key, manager in people.items()
+    }
+    ids = _add(sandbox, "crm.contact.add", {**new_clients, **fillers})
+    deals = _add(
+        sandbox,
+        "crm.deal.add",
+        {
+            key: {
+                "TITLE": f"Deal {key}",
+                "STAGE_ID": "NEW",
+                "ASSIGNED_BY_ID": owner,
+                "DATE_CREATE": _iso(now - timedelta(days=60)),
+            }
+            for key in ("planned", "nothing", "touched13", "touched15")
+        },
+    )
+    deal_calls = {
+        "planned": _calls(2, deals["planned"], owner, [now + timedelta(days=30)], done=False)[0],
+        "touched13": _calls(2, deals["touched13"], owner, [now - timedelta(days=13)])[0],
+        "touched15": _calls(2, deals["touched15"], owner, [now - timedelta(days=15)])[0],
+    }
+    activity_ids = _add(sandbox, "crm.activity.add", deal_calls)
+    _until_mirrored(
+        portal,
+        "the clients, deals and calls to reach the mirror",
+        lambda: (
+            Contact.objects.filter(pk__in=ids.values()).count() == len(ids)
+            and Deal.objects.filter(pk__in=deals.values()).count() == len(deals)
+            and Activity.objects.filter(pk__in=activity_ids.values()).count() == len(activity_ids)
+        ),
+    )
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            forgotten__days=30,
+            forgotten__task_days=3,
+            deals__enabled=True,
+            deals__days=14,
+            released__enabled=True,
+            released__days_overdue=7,
+            released__handover={"policy": "round_robin", "user_id": None, "cap_per_manager": None},
+        )
+        _, executed, _ = assistants_run(portal=portal, as_of=now, send_notifications=False)
+        assert executed.failed == 0, executed.errors
+    _assert_carried_out_once(sandbox, portal)
+
+    # Forgotten clients: one task each, for their own manager, bound to the client.
+    for key, manager in people.items():
+        [task] = _portal_tasks_bound_to(sandbox, f"C_{ids[key]}")
+        assert int(task["RESPONSIBLE_ID"]) == manager, key
+    # A deal pre-loaded with a first call planned next month is not forgotten; with nothing
+    # planned it is. Deals untouched for 14 days get a task; touched 13 days ago they do not.
+    deal_tasks = {key: _portal_tasks_bound_to(sandbox, f"D_{deal}") for key, deal in deals.items()}
+    assert {key: len(tasks) for key, tasks in deal_tasks.items()} == {
+        "planned": 0, "nothing": 1, "touched13": 0, "touched15": 1,
+    }  # fmt: skip
+    assert deal_tasks["nothing"][0]["TITLE"].startswith("Сделка без движения 14 дней")
+    # The same deal once its planned call is cancelled: nothing planned, so it is forgotten.
+    patient_call(sandbox, "crm.activity.delete", {"id": activity_ids["planned"]})
+    _until_mirrored(
+        portal,
+        "the cancelled call to leave the mirror",
+        lambda: not Activity.objects.filter(pk=activity_ids["planned"]).exists(),
+    )
+    with in_portal(portal):
+        assistants_run(portal=portal, as_of=now + timedelta(minutes=5), send_notifications=False)
+        [cancelled] = _decisions(rule="deals.untouched", client_id=deals["planned"])
+        assert cancelled.status == "done" and cancelled.facts["planned_until"] is None
+    [task] = _portal_tasks_bound_to(sandbox, f"D_{deals['planned']}")
+    assert int(task["RESPONSIBLE_ID"]) == owner
+
+    # Meanwhile the manager plans a task with one client for after the hand-over date.
+    later = now + timedelta(days=12)
+    planned = _add(
+        sandbox,
+        "tasks.task.add",
+        {"future": {"TITLE": "Встреча по продлению", "RESPONSIBLE_ID": owner,
+                    "DEADLINE": _iso(later + timedelta(days=5)),
+                    "UF_CRM_TASK": [f"C_{ids['future_task']}"]}},
+    )  # fmt: skip
+    with in_portal(portal):
+        created = [
+            int(d.result["task_id"]) for d in _decisions(action="create_task", status="done")
+        ]
+    _until_mirrored(
+        portal,
+        "Keepwarm's tasks and the planned task to reach the mirror",
+        lambda: (
+            Task.objects.filter(pk__in=[*created, planned["future"]]).count() == len(created) + 1
+        ),
+    )
+    # Were nobody away or dismissed, the pass twelve days later would hand clients to 9 or 10
+    # and release the clients of 9 (the preview runs the very code that acts, then rolls back).
+    with in_portal(portal):
+        preview, _, _ = assistants_run(portal=portal, as_of=later, dry_run=True)
+    would = {
+        row["client_id"]: row["params"].get("to")
+        for row in preview.planned
+        if row["rule"] == "released.overdue_task" and row["entity_type_id"] == 3
+    }
+    assert {would[ids[f"r{n}"]] for n in range(1, 5)} & {on_leave, dismissed}, would
+    assert ids["leave"] in would and ids["future_task"] not in would
+
+    # Then manager 9 goes on leave (a supervisor enters it in Keepwarm) and manager 10 is
+    # dismissed in Bitrix24 (the sweep brings that to the mirror).
+    leave = client.post(
+        "/api/v1/assistants/absences/",
+        {"user_id": on_leave, "starts_on": str((later - timedelta(days=2)).date()),
+         "ends_on": str((later + timedelta(days=8)).date()), "reason": "Отпуск"},
+        content_type="application/json",
+        **bearer(portal),
+    )  # fmt: skip
+    assert leave.status_code == 201, leave.content
+    patient_call(sandbox, "user.update", {"ID": dismissed, "ACTIVE": "N"})
+    with in_portal(portal):
+        sweep_job(portal)  # the periodic sweep re-reads users and departments
+        assert not User.objects.get(pk=dismissed).active
+
+    # Twelve days later the reminder tasks are a week overdue and nobody called.
+    with in_portal(portal):
+        _, executed, notified = assistants_run(portal=portal, as_of=later, send_notifications=True)
+        assert executed.failed == 0 and notified.failed == 0, executed.errors + notified.errors
+        released = {
+            d.client_id: d
+            for d in _decisions(rule="released.overdue_task", action="reassign", status="done")
+        }
+        targets = {int(d.params["to"]) for d in released.values()}
+    _assert_carried_out_once(sandbox, portal)
+    contacts, tasks = _records(sandbox, "contact"), _records(sandbox, "task")
+    # Round robin skips the manager on leave and the dismissed one, everywhere on the portal.
+    assert targets and not targets & {on_leave, dismissed}
+    for key in ("r1", "r2", "r3", "r4"):
+        decision = released[ids[key]]
+        new_owner = int(decision.params["to"])
+        assert new_owner in eligible, (key, new_owner)
+        assert int(contacts[ids[key]]["ASSIGNED_BY_ID"]) == new_owner
+        # The overdue reminder went along with the client.
+        assert int(tasks[int(decision.facts["task_id"])]["RESPONSIBLE_ID"]) == new_owner
+        assert any(f"{key.capitalize()} Forgottenov" in text
+                   for text in _notifications_to(sandbox, new_owner))  # fmt: skip
+    # A client with an open future task is not released; nor are the clients of a manager on
+    # leave: both keep their owner.
+    assert ids["future_task"] not in released and ids["leave"] not in released
+    assert int(contacts[ids["future_task"]]["ASSIGNED_BY_ID"]) == owner
+    assert int(contacts[ids["leave"]]["ASSIGNED_BY_ID"]) == on_leave
+
+    # Running the same pass twice creates nothing new.
+    with in_portal(portal):
+        decisions = Decision.objects.count()
+        _, executed, notified = assistants_run(portal=portal, as_of=later, send_notifications=True)
+        assert Decision.objects.count() == decisions
+        assert executed.done == notified.done == 0
+    assert len(_records(sandbox, "task")) == len(tasks)
+
+    # Undo gives the client back to its manager, with its task.
+    handover = released[ids["r1"]]
+    response = client.post(f"/api/v1/assistants/decisions/{handover.pk}/undo/", **bearer(portal))
+    assert response.status_code == 201, response.content
+    with in_portal(portal):
+        _, executed, _ = assistants_run(portal=portal, as_of=later, send_notifications=False)
+        assert executed.failed == 0, executed.errors
+    assert int(_records(sandbox, "contact")[ids["r1"]]["ASSIGNED_BY_ID"]) == owner
+    task_id = int(handover.facts["task_id"])
+    assert int(_records(sandbox, "task")[task_id]["RESPONSIBLE_ID"]) == owner

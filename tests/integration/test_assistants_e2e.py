@@ -108,7 +108,7 @@ def _assert_carried_out_once(sandbox, portal) -> dict[str, int]:
                 assert f"KW-{decision.pk}" in task["TITLE"]
                 expected = moved.get(task_id, decision.params["responsible_id"])
                 assert int(task["RESPONSIBLE_ID"]) == expected
-                prefix = {3: "C", 4: "CO"}[decision.entity_type_id]
+                prefix = {3: "C", 4: "CO", 2: "D"}[decision.entity_type_id]
                 assert task["UF_CRM_TASK"] == [f"{prefix}_{decision.client_id}"]
             elif decision.action == "set_status":
                 record = clients[decision.entity_type_id][decision.client_id]
