@@ -99,7 +99,14 @@ def followups_create(*, decision: Decision, settings: dict) -> list[Decision]:
                     },
                 )
             )
-    if decision.action == "reassign" and not params.get("open") and params.get("to"):
+    # An undo gives the client back; the "handed over because the task was ignored" messages
+    # would tell both managers the opposite of what happened.
+    if (
+        decision.action == "reassign"
+        and not params.get("open")
+        and params.get("to")
+        and not params.get("undo")
+    ):
         followups += [
             _followup(
                 decision, "notify-old", action="notify",

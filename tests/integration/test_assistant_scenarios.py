@@ -314,6 +314,8 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
         compensations = _decisions(rule="undo", status="done")
     assert undone == {decay.pk: "undone", handover.pk: "undone"}
     assert {d.facts["undo_of"] for d in compensations} == {decay.pk, handover.pk}
+    # Giving the client back tells nobody it was "handed over because a task was ignored".
+    assert not _decisions_in(portal, rule="undo", action="notify")
     eleven = _records(sandbox, "contact")[ids["eleven"]]
     assert int(eleven["ASSIGNED_BY_ID"]) == manager
     assert eleven[STATUS_FIELD] == enum["new"]
