@@ -58,6 +58,19 @@ class Portal(TenantMixin):
     def __str__(self) -> str:
         return f"{self.domain} ({self.member_id})"
 
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """django-tenants' hook: create the schema through the per-process SQL recording."""
+        from django_tenants.utils import schema_exists
+
+        from tenants.schema_create import portal_schema_create
+
+        if not sync_schema:
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        portal_schema_create(self.schema_name, verbosity=verbosity)
+        return True
+
     @property
     def is_active(self) -> bool:
         return self.install_state == self.InstallState.ACTIVE
