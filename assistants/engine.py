@@ -51,9 +51,12 @@ def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
         future_activities_are_planned=planned["future_activities"],
     )
     counts: dict[str, int] = {"clients": clients}
-    with connection.cursor() as cursor:  # fresh statistics for this pass's joins
+    with connection.cursor() as cursor:
+        # Fresh statistics for the ladder's joins (cheap: two narrow columns per row). The
+        # decision table is not analysed here: it is wide (JSONB), so sampling it cost about a
+        # second per pass, and every rule that reads it does so through a small temporary table
+        # with its own statistics (kw_open_task_decisions, kw_pending_decay) or an index.
         cursor.execute("ANALYZE assistants_clientstate")
-        cursor.execute("ANALYZE assistants_decision")
     if settings["ladder"]["enabled"]:
         for name, value in rules.ladder_states_refresh(ctx).items():
             counts[f"ladder.{name}"] = value
@@ -79,6 +82,7 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
     result = PassResult(pass_id=None, as_of=as_of, dry_run=dry_run, clients=0)
     try:
         with transaction.atomic():
+            _session_tune()
             run = AssistantPass.objects.create(as_of=as_of, settings_version=current.version)
             ctx = rules.PassContext(run.pk, as_of, current.document, current.version, calendar)
             counts = _evaluate(ctx)
@@ -103,7 +107,24 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
             cursor.execute("DROP TABLE IF EXISTS kw_client_facts")
             cursor.execute(f"DROP TABLE IF EXISTS {rules.OPEN_TASKS_TABLE}")
             cursor.execute("DROP TABLE IF EXISTS kw_ladder_states")
+            cursor.execute(f"DROP TABLE IF EXISTS {rules.PENDING_DECAY_TABLE}")
     return result
+
+
+# A pass aggregates ~100,000 groups and sorts wide rows a few times: with the server's default
+# work_mem (4 MB) those spill to disk. The setting is local to the pass's transaction.
+EVALUATION_WORK_MEM = "64MB"
+
+
+def _session_tune() -> None:
+    """Memory for the pass's sorts and hashes, and no JIT (see EVALUATION_WORK_MEM).
+
+    Each statement of a pass runs once over a few hundred thousand rows: compiling it (JIT is
+    chosen above a fixed cost) took longer than it saved.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [EVALUATION_WORK_MEM])
+        cursor.execute("SELECT set_config('jit', 'off', true)")
 
 
 def _plan_row(decision: Decision) -> dict:

@@ -2,9 +2,9 @@
 
 A decision is claimed (SELECT … FOR UPDATE SKIP LOCKED, so two executors never take the same one),
 marked `executing` and committed before anything is sent; up to 50 decisions go out in one batch
-request under the portal's rate limit. When the portal answers, the created object's id and the
-decision's effects (client state, history, follow-up decisions) are stored in the same
-transaction that marks it `done`.
+request under the portal's rate limit. When the portal answers, one transaction stores what the
+whole batch did: the created objects' ids with the `done` status, the client states, history rows
+and follow-up decisions, each written by one set-based statement for the batch.
 
 A crash between sending and storing leaves decisions in `executing`. Before such a decision is
 sent again, Bitrix24 is asked whether its effect already exists, by the marker every created
@@ -14,12 +14,14 @@ updates (status, owner) are idempotent by nature.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from assistants.messages import (
@@ -219,54 +221,60 @@ DIGEST_LINES = 40  # a digest lists this many items, then says how many more the
 
 
 def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: ExecutionResult):
+    """One batch request for up to 50 commands, then one transaction recording what it did."""
     commands: dict[str, tuple[str, dict]] = {}
     owners: dict[str, Decision] = {}
+    unsendable: list[_Outcome] = []
+    deferred: list[int] = []
     for decision in batch:
         try:
             own = _commands(decision, ctx)
         except LookupError as exc:
-            _finish(decision, ok=False, error=str(exc), result=result, terminal=True)
+            unsendable.append(_Outcome(decision, ok=False, error=str(exc), terminal=True))
             continue
         if len(commands) + len(own) > MAX_BATCH:  # keep this one for the next batch
-            Decision.objects.filter(pk=decision.pk).update(status=Decision.Status.QUEUED)
+            deferred.append(decision.pk)
             continue
         commands.update(own)
         for key in own:
             owners[key] = decision
+    if deferred:
+        Decision.objects.filter(pk__in=deferred).update(status=Decision.Status.QUEUED)
+    _finish_batch(unsendable, result=result, ctx=ctx)
     if not commands:
         return
+    sent = list({d.pk: d for d in owners.values()}.values())
     try:
         answer = client.batch(commands)
     except BitrixError as exc:
-        for decision in {d.pk: d for d in owners.values()}.values():
-            _finish(decision, ok=False, error=str(exc), result=result, terminal=not exc.retryable)
+        outcomes = [_Outcome(d, ok=False, error=str(exc), terminal=not exc.retryable) for d in sent]
+        _finish_batch(outcomes, result=result, ctx=ctx)
         return
-    for decision in {d.pk: d for d in owners.values()}.values():
+    outcomes = []
+    for decision in sent:
         main = f"d{decision.pk}"
         if main in answer.errors:
             error = answer.errors[main]
-            _finish(
-                decision, ok=False, error=str(error), result=result, terminal=not error.retryable
+            outcomes.append(
+                _Outcome(decision, ok=False, error=str(error), terminal=not error.retryable)
             )
-            continue
-        _finish(
-            decision,
-            ok=True,
-            result=result,
-            payload=_payload(decision, answer.results.get(main)),
-            ctx=ctx,
-        )
+        else:
+            payload = _payload(decision, answer.results.get(main))
+            outcomes.append(_Outcome(decision, ok=True, payload=payload))
+    _finish_batch(outcomes, result=result, ctx=ctx)
 
 
 def _send_digests(client: BitrixClient, batch: list[Decision], ctx: _Context, result):
     """One message per recipient listing every item; the TAG makes a resend replace it."""
     by_recipient: dict[int, list[Decision]] = {}
+    nobody: list[_Outcome] = []
     for decision in batch:
         recipient = _recipient(decision, ctx)
         if recipient is None:
-            _finish(decision, ok=False, error="nobody to notify", result=result, terminal=True)
+            nobody.append(_Outcome(decision, ok=False, error="nobody to notify", terminal=True))
             continue
         by_recipient.setdefault(recipient, []).append(decision)
+    _finish_batch(nobody, result=result, ctx=ctx)
     commands = {}
     for recipient, items in by_recipient.items():
         lines = [
@@ -308,31 +316,25 @@ def _digests_deliver(client: BitrixClient, commands: dict, items_by_key: dict, c
     try:
         answer = client.batch(commands)
     except BitrixError as exc:
-        for items in items_by_key.values():
-            for decision in items:
-                _finish(
-                    decision, ok=False, error=str(exc), result=result, terminal=not exc.retryable
-                )
+        outcomes = [
+            _Outcome(decision, ok=False, error=str(exc), terminal=not exc.retryable)
+            for items in items_by_key.values()
+            for decision in items
+        ]
+        _finish_batch(outcomes, result=result, ctx=ctx)
         return
+    outcomes = []
     for key, items in items_by_key.items():
         for decision in items:
             if key in answer.errors:
                 error = answer.errors[key]
-                _finish(
-                    decision,
-                    ok=False,
-                    error=str(error),
-                    result=result,
-                    terminal=not error.retryable,
+                outcomes.append(
+                    _Outcome(decision, ok=False, error=str(error), terminal=not error.retryable)
                 )
             else:
-                _finish(
-                    decision,
-                    ok=True,
-                    result=result,
-                    payload={"notification_id": answer.results.get(key), "digest": key},
-                    ctx=ctx,
-                )
+                payload = {"notification_id": answer.results.get(key), "digest": key}
+                outcomes.append(_Outcome(decision, ok=True, payload=payload))
+    _finish_batch(outcomes, result=result, ctx=ctx)
 
 
 def _payload(decision: Decision, answer) -> dict:
@@ -349,74 +351,127 @@ def _payload(decision: Decision, answer) -> dict:
     return {"answer": answer}
 
 
-def _finish(decision, *, ok, result, error: str = "", payload=None, terminal=False, ctx=None):
-    """Mark a decision done (with its effects, in one transaction) or failed/retry."""
+@dataclass
+class _Outcome:
+    """What the portal answered for one decision of a batch."""
+
+    decision: Decision
+    ok: bool
+    error: str = ""
+    terminal: bool = False
+    payload: dict | None = None
+
+
+def _finish_batch(outcomes: list[_Outcome], *, result: ExecutionResult, ctx: _Context) -> None:
+    """Record one batch's answers in one transaction: a handful of statements, not per decision.
+
+    Done decisions get their created object's id (`result`) and `done` in the same UPDATE, with
+    their client state, history rows and follow-ups, so a crash leaves either all of it or the
+    decisions still `executing` for _recover. Failures go back to the queue or, terminal or out
+    of attempts, to `failed`.
+    """
+    if not outcomes:
+        return
+    done = [o for o in outcomes if o.ok]
+    failed = [o for o in outcomes if not o.ok]
     with transaction.atomic():
-        if ok:
-            Decision.objects.filter(pk=decision.pk).update(
-                status=Decision.Status.DONE,
-                result=payload or {},
-                executed_at=timezone.now(),
-                last_error="",
-            )
-            decision.result = payload or {}
-            if ctx is not None:
-                _effects(decision, ctx)
-            result.done += 1
-            return
-        give_up = terminal or decision.attempts >= MAX_ATTEMPTS
-        Decision.objects.filter(pk=decision.pk).update(
-            status=Decision.Status.FAILED if give_up else Decision.Status.QUEUED,
-            last_error=error[:2000],
-        )
-        if give_up:
+        if done:
+            for outcome in done:
+                outcome.decision.result = outcome.payload or {}
+            _mark_done([o.decision for o in done])
+            _effects([o.decision for o in done], ctx)
+        if failed:
+            _mark_failed(failed)
+    result.done += len(done)
+    for outcome in failed:
+        decision = outcome.decision
+        if outcome.terminal or decision.attempts >= MAX_ATTEMPTS:
             result.failed += 1
         else:
             result.retried += 1
-        result.errors.append(f"{decision.rule} {decision.client_id}: {error}"[:300])
+        result.errors.append(f"{decision.rule} {decision.client_id}: {outcome.error}"[:300])
 
 
-def _effects(decision: Decision, ctx: _Context) -> None:
-    """Client state, history and follow-ups of a done decision (in the caller's transaction)."""
+def _mark_done(decisions: list[Decision]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE assistants_decision d
+            SET status = %s, result = v.result::jsonb, executed_at = %s, last_error = ''
+            FROM unnest(%s::bigint[], %s::text[]) AS v(id, result)
+            WHERE d.id = v.id
+            """,
+            [
+                Decision.Status.DONE,
+                timezone.now(),
+                [d.pk for d in decisions],
+                [json.dumps(d.result, cls=DjangoJSONEncoder) for d in decisions],
+            ],
+        )
+
+
+def _mark_failed(outcomes: list[_Outcome]) -> None:
+    statuses = [
+        Decision.Status.FAILED
+        if o.terminal or o.decision.attempts >= MAX_ATTEMPTS
+        else Decision.Status.QUEUED
+        for o in outcomes
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE assistants_decision d SET status = v.status, last_error = v.error
+            FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, status, error)
+            WHERE d.id = v.id
+            """,
+            [[o.decision.pk for o in outcomes], statuses, [o.error[:2000] for o in outcomes]],
+        )
+
+
+def _effects(decisions: list[Decision], ctx: _Context) -> None:
+    """Client state, history and follow-ups of done decisions (in the caller's transaction)."""
     from assistants.services import followups_create
 
-    reason = decision_reason(decision, ctx.settings, ctx.language)
-    params = decision.params
-    if decision.action == "set_status":
-        value = ctx.enum_values.get(decision.entity_type_id, {}).get(params["to"], "")
-        ClientState.objects.update_or_create(
-            entity_type_id=decision.entity_type_id,
-            client_id=decision.client_id,
-            defaults={"status": params["to"], "status_since": ctx.now, "bitrix_value": value},
+    states: dict[tuple[int, int], ClientState] = {}  # the last change of a client wins
+    events: list[ClientEvent] = []
+    for decision in decisions:
+        params = decision.params
+        detail: dict = {"from": params.get("from"), "to": params.get("to")}
+        if decision.action == "set_status":
+            key = (decision.entity_type_id, decision.client_id)
+            states[key] = ClientState(
+                entity_type_id=decision.entity_type_id,
+                client_id=decision.client_id,
+                status=params["to"],
+                status_since=ctx.now,
+                bitrix_value=ctx.enum_values.get(decision.entity_type_id, {}).get(params["to"], ""),
+            )
+            kind = "status_reverted" if params.get("revert") else "status_changed"
+        elif decision.action == "create_task":
+            kind, detail = "task_created", decision.result
+        elif decision.action == "reassign":
+            kind = "opened" if params.get("open") else "reassigned"
+        else:
+            continue
+        events.append(
+            ClientEvent(
+                entity_type_id=decision.entity_type_id,
+                client_id=decision.client_id,
+                kind=kind,
+                detail=detail,
+                reason=decision_reason(decision, ctx.settings, ctx.language),
+                decision=decision,
+            )
         )
-        kind = "status_reverted" if params.get("revert") else "status_changed"
-        ClientEvent.objects.create(
-            entity_type_id=decision.entity_type_id,
-            client_id=decision.client_id,
-            kind=kind,
-            detail={"from": params.get("from"), "to": params["to"]},
-            reason=reason,
-            decision=decision,
+    if states:
+        ClientState.objects.bulk_create(
+            list(states.values()),
+            update_conflicts=True,
+            unique_fields=["entity_type_id", "client_id"],
+            update_fields=["status", "status_since", "bitrix_value", "updated_at"],
         )
-    elif decision.action == "create_task":
-        ClientEvent.objects.create(
-            entity_type_id=decision.entity_type_id,
-            client_id=decision.client_id,
-            kind="task_created",
-            detail=decision.result,
-            reason=reason,
-            decision=decision,
-        )
-    elif decision.action == "reassign":
-        ClientEvent.objects.create(
-            entity_type_id=decision.entity_type_id,
-            client_id=decision.client_id,
-            kind="opened" if params.get("open") else "reassigned",
-            detail={"from": params.get("from"), "to": params.get("to")},
-            reason=reason,
-            decision=decision,
-        )
-    followups_create(decision=decision, settings=ctx.settings)
+    ClientEvent.objects.bulk_create(events)
+    followups_create(decisions=decisions, settings=ctx.settings)
 
 
 def _recover(client: BitrixClient, portal, now: datetime) -> int:
@@ -425,7 +480,6 @@ def _recover(client: BitrixClient, portal, now: datetime) -> int:
     if not stuck:
         return 0
     ctx = _context(portal, now, stuck)
-    recovered = 0
     tasks = [d for d in stuck if d.action == "create_task"]
     found: dict[int, int] = {}
     for start in range(0, len(tasks), MAX_BATCH):
@@ -447,23 +501,24 @@ def _recover(client: BitrixClient, portal, now: datetime) -> int:
                 if task_id:
                     found[decision.pk] = int(task_id)
     posted = _timeline_posts_found(client, stuck, ctx)
-    for decision in stuck:
-        if decision.pk in posted:
-            decision.params = {**decision.params, "timeline_posted": True}
-            Decision.objects.filter(pk=decision.pk).update(params=decision.params)
-        if decision.pk in found:
-            _finish(
-                decision,
-                ok=True,
-                result=ExecutionResult(),
-                payload={"task_id": found[decision.pk], "recovered": True},
-                ctx=ctx,
-            )
-        else:
-            # Not created (tasks), or idempotent (status, owner, notification TAG): send again.
-            Decision.objects.filter(pk=decision.pk).update(status=Decision.Status.QUEUED)
-        recovered += 1
-    return recovered
+    marked = [d for d in stuck if d.pk in posted]
+    for decision in marked:
+        decision.params = {**decision.params, "timeline_posted": True}
+    Decision.objects.bulk_update(marked, ["params"])
+    _finish_batch(
+        [
+            _Outcome(d, ok=True, payload={"task_id": found[d.pk], "recovered": True})
+            for d in stuck
+            if d.pk in found
+        ],
+        result=ExecutionResult(),
+        ctx=ctx,
+    )
+    # Not created (tasks), or idempotent (status, owner, notification TAG): send again.
+    Decision.objects.filter(pk__in=[d.pk for d in stuck if d.pk not in found]).update(
+        status=Decision.Status.QUEUED
+    )
+    return len(stuck)
 
 
 def _timeline_posts_found(client: BitrixClient, stuck: list[Decision], ctx: _Context) -> set[int]:

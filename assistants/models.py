@@ -82,9 +82,17 @@ class Decision(models.Model):
         SKIPPED = "skipped", _("Skipped")
         UNDONE = "undone", _("Undone")
 
-    key = models.CharField(max_length=200, unique=True)  # the idempotency key
+    key = models.CharField(max_length=200)  # the idempotency key (unique: see Meta)
+    # No database constraint: a cold pass writes ~100,000 decisions of the pass it creates in the
+    # same transaction, and PostgreSQL checks a foreign key row by row (about a second). Django
+    # still sets it to NULL when a pass is deleted.
     pass_ref = models.ForeignKey(
-        AssistantPass, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+        AssistantPass,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="decisions",
+        db_constraint=False,
     )
     assistant = models.CharField(max_length=32)
     rule = models.CharField(max_length=64)
@@ -96,19 +104,32 @@ class Decision(models.Model):
     params = models.JSONField(default=dict, blank=True)
     facts = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=24, choices=Status.choices, db_index=True)
+    status = models.CharField(max_length=24, choices=Status.choices)  # see decision_outbox_idx
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     result = models.JSONField(default=dict, blank=True)
     undo_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="undone_by",
+        db_index=False,  # decision_undo_of_idx: only the few compensations are indexed
     )
     created_at = models.DateTimeField(auto_now_add=True)
     executed_at = models.DateTimeField(null=True, blank=True)
 
+    # Every index here is paid for on each of the ~100,000 rows of a cold pass: no index that
+    # another one already covers (status alone, pattern-ops copies of key and status).
     class Meta:
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["key"], name="decision_key_unique")]
         indexes = [
+            models.Index(
+                fields=["undo_of"],
+                name="decision_undo_of_idx",
+                condition=models.Q(undo_of__isnull=False),
+            ),
             models.Index(fields=["entity_type_id", "client_id"], name="decision_client_idx"),
             models.Index(fields=["status", "id"], name="decision_outbox_idx"),
             models.Index(

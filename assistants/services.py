@@ -60,10 +60,25 @@ def _followup(parent: Decision, suffix: str, **fields) -> Decision:
     )
 
 
-def followups_create(*, decision: Decision, settings: dict) -> list[Decision]:
-    """What a done decision sets in motion: warnings, loss messages, hand-overs."""
+def followups_create(*, decisions: list[Decision], settings: dict) -> list[Decision]:
+    """What done decisions set in motion: warnings, loss messages, hand-overs.
+
+    One insert for all of them (the executor calls this once per batch it carried out), and the
+    hand-overs among them are assigned together, like a pass's.
+    """
     from assistants.handover import handover_targets_assign
 
+    followups = [item for decision in decisions for item in _followups_of(decision, settings)]
+    if not followups:
+        return []
+    created = _queue(followups)
+    handover_targets_assign(
+        decisions=[d for d in created if d.action == "reassign"], as_of=timezone.now()
+    )
+    return created
+
+
+def _followups_of(decision: Decision, settings: dict) -> list[Decision]:
     params = decision.params
     followups: list[Decision] = []
     if decision.action == "set_status" and params.get("revert"):
@@ -121,13 +136,7 @@ def followups_create(*, decision: Decision, settings: dict) -> list[Decision]:
                 params={"to": "supervisor", "message": "released_supervisor"},
             ),
         ]  # fmt: skip
-    if not followups:
-        return []
-    created = _queue(followups)
-    handover_targets_assign(
-        decisions=[d for d in created if d.action == "reassign"], as_of=timezone.now()
-    )
-    return created
+    return followups
 
 
 def decision_undo(*, decision_id: int, by: str) -> Decision:
