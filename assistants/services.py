@@ -186,6 +186,18 @@ def decision_undo(*, decision_id: int, by: str) -> Decision:
             undo_of=decision,
         )
         Decision.objects.filter(pk=decision.pk).update(status=Decision.Status.UNDONE)
+        if decision.action == "reassign":
+            # A supervisor who takes a hand-over back means "this client stays": hand-overs of
+            # the same client still waiting in the outbox would quietly overrule the undo.
+            Decision.objects.filter(
+                entity_type_id=decision.entity_type_id,
+                client_id=decision.client_id,
+                action="reassign",
+                status__in=[Decision.Status.QUEUED, Decision.Status.AWAITING_APPROVAL],
+            ).exclude(pk=compensation.pk).update(
+                status=Decision.Status.SKIPPED,
+                last_error=f"superseded by the undo of decision {decision.pk}",
+            )
         ClientEvent.objects.create(
             entity_type_id=decision.entity_type_id,
             client_id=decision.client_id,

@@ -92,6 +92,44 @@ def test_undo_of_a_handover_queues_the_way_back(client, portal_factory, bearer):
         assert ClientEvent.objects.get().kind == "undo_requested"
 
 
+def test_undo_of_a_handover_cancels_hand_overs_of_that_client_still_queued(
+    client, portal_factory, bearer
+):
+    portal = portal_factory()
+    with in_portal(portal):
+        done = Decision.objects.create(
+            key="released:3:10:1", assistant="released", rule="released.overdue_task",
+            entity_type_id=3, client_id=10, owner_id=5, action="reassign",
+            params={"from": 5, "to": 6}, status=Decision.Status.DONE,
+            executed_at=timezone.now(),
+        )  # fmt: skip
+        queued = [
+            Decision.objects.create(
+                key=f"{rule}:3:{client_id}",
+                assistant="ladder",
+                rule=rule,
+                entity_type_id=3,
+                client_id=client_id,
+                owner_id=6,
+                action="reassign",
+                params={"from": 6, "to": 7},
+                status=Decision.Status.QUEUED,
+            )
+            for rule, client_id in (("ladder.loss_handover", 10), ("ladder.loss_handover", 11))
+        ]
+
+    response = client.post(f"/api/v1/assistants/decisions/{done.pk}/undo/", **bearer(portal))
+
+    assert response.status_code == 201
+    with in_portal(portal):
+        same_client, other_client = (Decision.objects.get(pk=d.pk) for d in queued)
+        assert same_client.status == Decision.Status.SKIPPED
+        assert f"undo of decision {done.pk}" in same_client.last_error
+        assert other_client.status == Decision.Status.QUEUED
+        way_back = Decision.objects.get(pk=response.json()["id"])
+        assert way_back.status == Decision.Status.QUEUED and way_back.params["to"] == 5
+
+
 def test_a_snooze_needs_a_future_date_and_a_reason(client, forgotten_contact, bearer):
     headers = bearer(forgotten_contact)
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
