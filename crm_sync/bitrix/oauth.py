@@ -41,19 +41,7 @@ def oauth_app_info(*, server_endpoint: str, access_token: str, member_id: str) -
             method="app.info",
             code="UNTRUSTED_OAUTH_SERVER",
         )
-    call_check("app.info", {}, member_id=member_id)
-    url = f"{server_endpoint.rstrip('/')}/app.info.json"
-    answer = post_json(url, {"auth": access_token}, member_id=member_id, method="app.info")
-    body = answer.body if isinstance(answer.body, dict) else {}
-    if "error" in body or answer.status != 200:
-        raise classify(
-            http_status=answer.status,
-            code=str(body.get("error", "")),
-            description=str(body.get("error_description", "")),
-            member_id=member_id,
-            method="app.info",
-        )
-    result = body.get("result") or {}
+    result = _ask_with_token(server_endpoint, "app.info", access_token, member_id=member_id)
     install = result.get("install") or {}
     return AppInfo(
         client_id=str(result.get("client_id") or result.get("CODE") or ""),
@@ -72,9 +60,15 @@ def portal_user_is_admin(*, client_endpoint: str, access_token: str, member_id: 
     `profile` needs no scope. The endpoint is the one stored at install, never one named by the
     request, so a forged page cannot point the question at a server that answers "yes".
     """
-    call_check("profile", {}, member_id=member_id)
-    url = f"{client_endpoint.rstrip('/')}/profile.json"
-    answer = post_json(url, {"auth": access_token}, member_id=member_id, method="profile")
+    result = _ask_with_token(client_endpoint, "profile", access_token, member_id=member_id)
+    return result.get("ADMIN") is True
+
+
+def _ask_with_token(endpoint: str, method: str, access_token: str, *, member_id: str) -> dict:
+    """Call a parameterless method with a token that is not ours to store; its `result`."""
+    call_check(method, {}, member_id=member_id)
+    url = f"{endpoint.rstrip('/')}/{method}.json"
+    answer = post_json(url, {"auth": access_token}, member_id=member_id, method=method)
     body = answer.body if isinstance(answer.body, dict) else {}
     if "error" in body or answer.status != 200:
         raise classify(
@@ -82,7 +76,7 @@ def portal_user_is_admin(*, client_endpoint: str, access_token: str, member_id: 
             code=str(body.get("error", "")),
             description=str(body.get("error_description", "")),
             member_id=member_id,
-            method="profile",
+            method=method,
         )
-    result = body.get("result") or {}
-    return result.get("ADMIN") is True
+    result = body.get("result")
+    return result if isinstance(result, dict) else {}

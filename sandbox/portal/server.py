@@ -336,27 +336,12 @@ class SandboxServer:
         app.update(installed=True, finished=False, application_token=secrets.token_hex(16))
         portal.store.put_obj("app", client_id, app)
         tokens = portal.issue_tokens(client_id, user_id)
-        query = urllib.parse.urlencode(
-            {
-                "DOMAIN": portal.domain,
-                "PROTOCOL": "1" if portal.base_url.startswith("https") else "0",
-                "LANG": "ru",
-                "APP_SID": secrets.token_hex(8),
-            }
-        )
         form = {
-            "AUTH_ID": tokens["access_token"],
-            "AUTH_EXPIRES": "3600",
-            "REFRESH_ID": tokens["refresh_token"],
-            "SERVER_ENDPOINT": f"{portal.base_url}/rest/",
-            "member_id": portal.member_id,
-            "status": "L",
-            "PLACEMENT": "DEFAULT",
-            "PLACEMENT_OPTIONS": "{}",
+            **self._page_form(tokens),
             "APPLICATION_TOKEN": app["application_token"],
             "APPLICATION_SCOPE": ",".join(app["scope"]),
         }
-        status, body = _post(f"{app['install_url']}?{query}", form)
+        status, body = _post(f"{app['install_url']}?{self._page_query()}", form)
         if app.get("oninstall_url"):
             event = {
                 "event": "ONAPPINSTALL",
@@ -393,7 +378,25 @@ class SandboxServer:
         if portal.user(user_id) is None:
             return 404, {"error": "user_not_found"}
         tokens = portal.issue_tokens(client_id, user_id)
-        form = {
+        status, body = _post(f"{app['app_url']}?{self._page_query()}", self._page_form(tokens))
+        return 200, {"handler_status": status, "handler_body": body[:20000]}
+
+    def _page_query(self) -> str:
+        """The query string Bitrix24 puts on an application's page URL."""
+        portal = self.portal
+        return urllib.parse.urlencode(
+            {
+                "DOMAIN": portal.domain,
+                "PROTOCOL": "1" if portal.base_url.startswith("https") else "0",
+                "LANG": "ru",
+                "APP_SID": secrets.token_hex(8),
+            }
+        )
+
+    def _page_form(self, tokens: dict) -> dict:
+        """What Bitrix24 POSTs to an application's page: the user's fresh token and context."""
+        portal = self.portal
+        return {
             "AUTH_ID": tokens["access_token"],
             "AUTH_EXPIRES": "3600",
             "REFRESH_ID": tokens["refresh_token"],
@@ -403,8 +406,6 @@ class SandboxServer:
             "PLACEMENT": "DEFAULT",
             "PLACEMENT_OPTIONS": "{}",
         }
-        status, body = _post(f"{app['app_url']}?DOMAIN={portal.domain}&LANG=ru", form)
-        return 200, {"handler_status": status, "handler_body": body[:20000]}
 
     def _uninstall(self, client_id: str, clean: bool) -> tuple[int, dict]:
         portal = self.portal
