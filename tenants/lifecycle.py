@@ -18,9 +18,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import NotAuthenticated, ValidationFailed
+from config import ratelimits
+from config.errors import NotAuthenticated, RateLimited, ValidationFailed
+from tenants import crypto
 from tenants.models import Portal, PortalCredentials
-from tenants.services import portal_create, portal_credentials_save, portal_delete
+from tenants.selectors import portal_event_identity
+from tenants.services import (
+    portal_create,
+    portal_credentials_save,
+    portal_delete,
+    portal_event_identity_forget,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -143,26 +151,32 @@ def _region(domain: str) -> str:
 
 @dataclass(frozen=True)
 class VerifiedEvent:
-    portal: Portal
+    portal_id: int
+    portal_is_active: bool
     event: str
 
 
 def event_verify(*, member_id: str, application_token: str, event: str) -> VerifiedEvent:
-    """Only events of a portal we know, signed with its application token, get through."""
+    """Only events of a portal we know, signed with its application token, get through, and at
+    most KEEPWARM_RATE_EVENTS of them per member_id.
+
+    The stored token is compared as a keyed digest (portal_event_identity caches the digest, never
+    the token), in constant time.
+    """
     generic = NotAuthenticated("The event is not from a connected portal.", code="event_rejected")
     if not _MEMBER_RE.match(member_id or "") or not application_token:
         raise generic
-    connection.set_schema_to_public()
-    credentials = (
-        PortalCredentials.objects.select_related("portal")
-        .filter(portal__member_id=member_id)
-        .first()
+    limit, window = ratelimits.rate_split(settings.KEEPWARM_RATE_EVENTS)
+    identity, count = portal_event_identity(member_id=member_id, rate_window_seconds=window)
+    if count > limit:
+        raise RateLimited("Too many events; slow down and retry later.")
+    if identity is None or not identity.token_digest:
+        raise generic
+    if not hmac.compare_digest(identity.token_digest, crypto.secret_digest(application_token)):
+        raise generic
+    return VerifiedEvent(
+        portal_id=identity.portal_id, portal_is_active=identity.is_active, event=event.upper()
     )
-    if credentials is None or not credentials.application_token:
-        raise generic
-    if not hmac.compare_digest(credentials.application_token, application_token):
-        raise generic
-    return VerifiedEvent(portal=credentials.portal, event=event.upper())
 
 
 def portal_uninstall(*, portal: Portal) -> None:
@@ -174,6 +188,7 @@ def portal_uninstall(*, portal: Portal) -> None:
     )
     # Bitrix24 revoked our tokens on uninstall: keep nothing that could be mistaken for access.
     PortalCredentials.objects.filter(portal=portal).update(access_token="", refresh_token="")
+    portal_event_identity_forget(member_id=portal.member_id)
     logger.info("portal uninstalled", extra={"portal_id": portal.pk})
 
 
