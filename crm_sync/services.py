@@ -13,11 +13,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.errors import RateLimited
 from crm_sync.bitrix.client import BitrixClient
 from crm_sync.models import RestCallLog, SyncRun
 from crm_sync.sync import engine
 from crm_sync.sync.entities import BY_EVENT, BY_KEY, MIRRORED
 from tenants.locks import redis_client
+from tenants.selectors import EventGuard, StaleEventGuard
 
 logger = logging.getLogger(__name__)
 
@@ -280,12 +282,30 @@ return 1
 """
 
 
-def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
+# The intake of an event verified against a process's memo (tenants.lifecycle.event_verify): the
+# guard's checks and the queueing in one step. -1: the identity changed, -2: over the rate
+# (nothing queued either way); 1: queued and this event's caller schedules the flush; 0: queued.
+_EVENT_INTAKE_GUARDED = """
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
+local count = redis.call('INCR', KEYS[4])
+if count == 1 then redis.call('EXPIRE', KEYS[4], ARGV[3]) end
+if count > tonumber(ARGV[4]) then return -2 end
+redis.call('SADD', KEYS[1], unpack(ARGV, 5))
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+def events_accept(
+    *, portal_id: int, event: str, ids: Iterable[int], guard: EventGuard | None = None
+) -> bool:
     """Queue changed record ids for a re-read; returns False for events we do not mirror.
 
     Bitrix24 sends one request per changed record and waits for each answer before the next,
     so this is on the path of every event of a burst: one Redis round trip, and a task only when
-    no flush is scheduled or running for the portal (that flush picks these ids up).
+    no flush is scheduled or running for the portal (that flush picks these ids up). With a
+    `guard` the same round trip re-checks the event's verification (StaleEventGuard if it no
+    longer holds, RateLimited over the rate; nothing is queued then).
     """
     spec = BY_EVENT.get(event.upper())
     ids = [i for i in ids if i > 0]
@@ -294,15 +314,33 @@ def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
     from crm_sync.tasks import events_flush
 
     redis = redis_client()
-    pipe = redis.pipeline(transaction=False)
-    pipe.sadd(_pending_key(portal_id, spec.key), *ids)  # before the flag: see the release script
-    pipe.set(_flush_flag(portal_id), "1", nx=True, ex=FLUSH_LEASE_SECONDS)
-    _, scheduled = pipe.execute()
+    pending, flag = _pending_key(portal_id, spec.key), _flush_flag(portal_id)
+    if guard is None:
+        pipe = redis.pipeline(transaction=False)
+        pipe.sadd(pending, *ids)  # before the flag: see the release script
+        pipe.set(flag, "1", nx=True, ex=FLUSH_LEASE_SECONDS)
+        scheduled = bool(pipe.execute()[1])
+    else:
+        outcome = redis.register_script(_EVENT_INTAKE_GUARDED)(
+            keys=[pending, flag, guard.identity_key, guard.rate_key],
+            args=[
+                FLUSH_LEASE_SECONDS,
+                guard.identity_value,
+                guard.rate_window_seconds,
+                guard.rate_limit,
+                *ids,
+            ],
+        )
+        if outcome == -1:
+            raise StaleEventGuard
+        if outcome == -2:
+            raise RateLimited("Too many events; slow down and retry later.")
+        scheduled = outcome == 1
     if scheduled:
         try:
             events_flush.delay(portal_id=portal_id)
         except Exception:
-            redis.delete(_flush_flag(portal_id))  # no flusher is coming: let the next event try
+            redis.delete(flag)  # no flusher is coming: let the next event try
             raise
     return True
 

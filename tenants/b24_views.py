@@ -26,6 +26,7 @@ from config.views import ratelimited
 from crm_sync.bitrix.errors import BitrixError
 from tenants import lifecycle
 from tenants.models import Portal
+from tenants.selectors import StaleEventGuard
 from tenants.services import portal_iframe_token_issue
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,10 @@ def _event_ids(post, event: str) -> list[int]:
 @require_POST
 def events_view(request):
     """One Bitrix24 event. Bitrix24 sends the next one only after this answer, so a burst of
-    changes queues behind us: verification and intake take two Redis round trips in all (the
-    per-portal rate limit is counted in the first, see lifecycle.event_verify)."""
-    from crm_sync.services import events_accept
-
+    changes queues behind us: an event of a portal this process has seen is verified against its
+    memo and queued in one Redis round trip, which re-checks the verification (and counts the
+    rate); any other event, or one whose portal changed meanwhile, is verified from Redis or the
+    database first (lifecycle.event_verify)."""
     if _too_big(request):
         logger.warning("oversized event rejected")
         return JsonResponse({"error": "too_large", "detail": "Event body too large."}, status=413)
@@ -118,11 +119,10 @@ def events_view(request):
             {"error": "invalid", "detail": "Missing or malformed event."}, status=400
         )
     try:
-        verified = lifecycle.event_verify(
-            member_id=post.get("auth[member_id]", ""),
-            application_token=post.get("auth[application_token]", ""),
-            event=event,
-        )
+        try:
+            return _event_take(post, event, memo=event.upper() != "ONAPPUNINSTALL")
+        except StaleEventGuard:
+            return _event_take(post, event, memo=False)
     except RateLimited:
         return ratelimited(request)
     except NotAuthenticated as exc:
@@ -131,6 +131,17 @@ def events_view(request):
             extra={"event": event[:64], "member_id": post.get("auth[member_id]", "")[:64]},
         )
         return _error(exc)
+
+
+def _event_take(post, event: str, *, memo: bool) -> JsonResponse:
+    from crm_sync.services import events_accept
+
+    verified = lifecycle.event_verify(
+        member_id=post.get("auth[member_id]", ""),
+        application_token=post.get("auth[application_token]", ""),
+        event=event,
+        memo=memo,
+    )
     name = verified.event
     if name == "ONAPPUNINSTALL":
         lifecycle.portal_uninstall(portal=Portal.objects.get(pk=verified.portal_id))
@@ -139,7 +150,12 @@ def events_view(request):
         return JsonResponse({"ok": True, "ignored": "portal not active"})
     if name.startswith("ONCRMDYNAMICITEM") and post.get("data[FIELDS][ENTITY_TYPE_ID]") != "31":
         return JsonResponse({"ok": True, "ignored": "not a smart invoice"})
-    accepted = events_accept(portal_id=verified.portal_id, event=name, ids=_event_ids(post, name))
+    accepted = events_accept(
+        portal_id=verified.portal_id,
+        event=name,
+        ids=_event_ids(post, name),
+        guard=verified.guard,
+    )
     return JsonResponse({"ok": True, "accepted": accepted})
 
 
