@@ -426,7 +426,7 @@ def main() -> None:
     from tenants.services import portal_delete
 
     print(f"machine: {common.load_note()}")
-    conn_max_age = os.environ.get("DATABASE_CONN_MAX_AGE", "0 (the default)")
+    conn_max_age = os.environ.get("DATABASE_CONN_MAX_AGE", "60 (the default)")
     print(
         f"Keepwarm processes: gunicorn --workers 2, celery prefork --concurrency 2, "
         f"DATABASE_CONN_MAX_AGE={conn_max_age}"

@@ -44,3 +44,8 @@ class NotFound(ApplicationError):
 class Conflict(ApplicationError):
     code = "conflict"
     http_status = 409
+
+
+class RateLimited(ApplicationError):
+    code = "rate_limited"
+    http_status = 429

@@ -13,11 +13,13 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.errors import RateLimited
 from crm_sync.bitrix.client import BitrixClient
 from crm_sync.models import RestCallLog, SyncRun
 from crm_sync.sync import engine
 from crm_sync.sync.entities import BY_EVENT, BY_KEY, MIRRORED
 from tenants.locks import redis_client
+from tenants.selectors import EventGuard, StaleEventGuard
 
 logger = logging.getLogger(__name__)
 
@@ -259,8 +261,52 @@ def _flush_flag(portal_id: int) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-flush:{portal_id}"
 
 
-def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
-    """Queue changed record ids for a re-read; returns False for events we do not mirror."""
+MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
+# The flush flag is a lease: set by the event that schedules a flush, held (and renewed each
+# round) by the flusher until nothing is pending. A killed flusher's lease runs out by itself.
+FLUSH_LEASE_SECONDS = 60
+# A burst's first events wait this long for more to gather before the first round.
+FLUSH_SETTLE_SECONDS = 0.2
+# Rounds start at least this far apart: a long storm of events then costs at most the standard
+# plan's sustained 2 requests/s, and the bucket's burst stays for the rest of the portal's work.
+FLUSH_ROUND_SECONDS = 0.5
+
+# Give the flush lease up only when no id is pending, in one step: an event whose ids land after
+# this sees no flag and schedules a flush itself; one whose ids landed before is left for us.
+_FLUSH_RELEASE_IF_IDLE = """
+for index = 2, #KEYS do
+  if redis.call('SCARD', KEYS[index]) > 0 then return 0 end
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+# The intake of an event verified against a process's memo (tenants.lifecycle.event_verify): the
+# guard's checks and the queueing in one step. -1: the identity changed, -2: over the rate
+# (nothing queued either way); 1: queued and this event's caller schedules the flush; 0: queued.
+_EVENT_INTAKE_GUARDED = """
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
+local count = redis.call('INCR', KEYS[4])
+if count == 1 then redis.call('EXPIRE', KEYS[4], ARGV[3]) end
+if count > tonumber(ARGV[4]) then return -2 end
+redis.call('SADD', KEYS[1], unpack(ARGV, 5))
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
+def events_accept(
+    *, portal_id: int, event: str, ids: Iterable[int], guard: EventGuard | None = None
+) -> bool:
+    """Queue changed record ids for a re-read; returns False for events we do not mirror.
+
+    Bitrix24 sends one request per changed record and waits for each answer before the next,
+    so this is on the path of every event of a burst: one Redis round trip, and a task only when
+    no flush is scheduled or running for the portal (that flush picks these ids up). With a
+    `guard` the same round trip re-checks the event's verification (StaleEventGuard if it no
+    longer holds, RateLimited over the rate; nothing is queued then).
+    """
     spec = BY_EVENT.get(event.upper())
     ids = [i for i in ids if i > 0]
     if spec is None or not ids:
@@ -268,46 +314,93 @@ def events_accept(*, portal_id: int, event: str, ids: Iterable[int]) -> bool:
     from crm_sync.tasks import events_flush
 
     redis = redis_client()
-    redis.sadd(_pending_key(portal_id, spec.key), *ids)
-    if redis.set(_flush_flag(portal_id), "1", nx=True, ex=30):
-        events_flush.delay(portal_id=portal_id)
+    pending, flag = _pending_key(portal_id, spec.key), _flush_flag(portal_id)
+    if guard is None:
+        pipe = redis.pipeline(transaction=False)
+        pipe.sadd(pending, *ids)  # before the flag: see the release script
+        pipe.set(flag, "1", nx=True, ex=FLUSH_LEASE_SECONDS)
+        scheduled = bool(pipe.execute()[1])
+    else:
+        outcome = redis.register_script(_EVENT_INTAKE_GUARDED)(
+            keys=[pending, flag, guard.identity_key, guard.rate_key],
+            args=[
+                FLUSH_LEASE_SECONDS,
+                guard.identity_value,
+                guard.rate_window_seconds,
+                guard.rate_limit,
+                *ids,
+            ],
+        )
+        if outcome == -1:
+            raise StaleEventGuard
+        if outcome == -2:
+            raise RateLimited("Too many events; slow down and retry later.")
+        scheduled = outcome == 1
+    if scheduled:
+        try:
+            events_flush.delay(portal_id=portal_id)
+        except Exception:
+            redis.delete(flag)  # no flusher is coming: let the next event try
+            raise
     return True
 
 
-MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
+def _pending_pop(redis, portal_id: int) -> dict[str, list[int]]:
+    """Take up to one batch request's worth of pending ids, across entities."""
+    pending: dict[str, list[int]] = {}
+    budget = MAX_IDS_PER_FLUSH
+    for key in BY_KEY:
+        if budget <= 0:
+            break
+        # Whole pages only: each entity's ids fill at most budget // 50 sub-calls.
+        ids = [int(i) for i in redis.spop(_pending_key(portal_id, key), budget) or []]
+        if ids:
+            pending[key] = ids
+            budget -= -(-len(ids) // 50) * 50
+    return pending
 
 
-def events_flush_run(*, portal, max_rounds: int = 1000, settle_seconds: float = 0.2) -> dict:
+def events_flush_run(
+    *,
+    portal,
+    max_rounds: int = 1000,
+    settle_seconds: float = FLUSH_SETTLE_SECONDS,
+    round_seconds: float = FLUSH_ROUND_SECONDS,
+) -> dict:
     """Re-read every record with a pending event: upsert what exists, delete what does not.
 
-    Events come in bursts (1,000 changed deals → 1,000 events), so a flush waits a moment for
-    the burst to gather, then takes up to 2,500 ids across all entities into one batch request.
+    One flusher per portal at a time (the flush flag, see events_accept). It works in rounds, each
+    one batch request carrying everything pending (up to 2,500 ids), until nothing is pending,
+    then gives the flag up. Ids that arrive during a round go into the next one, so a burst of
+    1,000 events costs a handful of requests instead of one per event or two.
     """
     redis = redis_client()
-    redis.delete(_flush_flag(portal.pk))  # events arriving from now on schedule a new flush
+    flag = _flush_flag(portal.pk)
+    release_if_idle = redis.register_script(_FLUSH_RELEASE_IF_IDLE)
+    idle_keys = [flag, *(_pending_key(portal.pk, key) for key in BY_KEY)]
     time.sleep(settle_seconds)
     client = BitrixClient.for_portal(portal)
     totals = {"written": 0, "deleted": 0, "requests": 0}
     for _ in range(max_rounds):
-        pending: dict[str, list[int]] = {}
-        budget = MAX_IDS_PER_FLUSH
-        for key in BY_KEY:
-            if budget <= 0:
-                break
-            # Whole pages only: each entity's ids fill at most budget // 50 sub-calls.
-            ids = [int(i) for i in redis.spop(_pending_key(portal.pk, key), budget) or []]
-            if ids:
-                pending[key] = ids
-                budget -= -(-len(ids) // 50) * 50
+        started = time.monotonic()
+        pending = _pending_pop(redis, portal.pk)
         if not pending:
-            break
+            if release_if_idle(keys=idle_keys):
+                return totals
+            continue  # ids came in since the pop: another round
+        redis.expire(flag, FLUSH_LEASE_SECONDS)
         try:
             written, deleted = engine.records_refresh(client, pending)
         except Exception:
             for key, ids in pending.items():  # keep them for the next flush (the sweep is the net)
                 redis.sadd(_pending_key(portal.pk, key), *ids)
+            redis.delete(flag)  # this task is retried; meanwhile new events may schedule a flush
             raise
         totals["written"] += written
         totals["deleted"] += deleted
         totals["requests"] += 1
+        time.sleep(max(0.0, round_seconds - (time.monotonic() - started)))
+    from crm_sync.tasks import events_flush
+
+    events_flush.delay(portal_id=portal.pk)  # still busy: a fresh task holds the flag from here
     return totals

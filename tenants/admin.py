@@ -13,7 +13,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.sites import UnfoldAdminSite
 
 from tenants.models import GlobalSetting, Portal, PortalJobSchedule, PortalMember, StaffAccessLog
-from tenants.services import staff_access_record
+from tenants.services import portal_event_identity_forget, staff_access_record
 
 
 class KeepwarmAdminSite(UnfoldAdminSite):
@@ -69,6 +69,21 @@ class PortalAdmin(ModelAdmin):
     ]
     inlines = [PortalMemberInline, PortalJobScheduleInline]
     change_form_before_template = "admin/tenants/portal_links.html"
+
+    # Staff may change a portal's install state here: the event endpoint must see it at once.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        portal_event_identity_forget(member_id=obj.member_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        portal_event_identity_forget(member_id=obj.member_id)
+
+    def delete_queryset(self, request, queryset):
+        member_ids = list(queryset.values_list("member_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for member_id in member_ids:
+            portal_event_identity_forget(member_id=member_id)
 
     def get_urls(self):
         urls = [

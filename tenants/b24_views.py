@@ -21,9 +21,12 @@ from django_ratelimit.decorators import ratelimit
 
 from config import ratelimits
 from config.csp import frame_ancestors_allow, script_src_allow
-from config.errors import ApplicationError, NotAuthenticated
+from config.errors import ApplicationError, NotAuthenticated, RateLimited
+from config.views import ratelimited
 from crm_sync.bitrix.errors import BitrixError
 from tenants import lifecycle
+from tenants.models import Portal
+from tenants.selectors import StaleEventGuard
 from tenants.services import portal_iframe_token_issue
 
 logger = logging.getLogger(__name__)
@@ -100,10 +103,12 @@ def _event_ids(post, event: str) -> list[int]:
 
 @csrf_exempt
 @require_POST
-@ratelimit(key="post:auth[member_id]", rate=ratelimits.events_rate, block=True)
 def events_view(request):
-    from crm_sync.services import events_accept
-
+    """One Bitrix24 event. Bitrix24 sends the next one only after this answer, so a burst of
+    changes queues behind us: an event of a portal this process has seen is verified against its
+    memo and queued in one Redis round trip, which re-checks the verification (and counts the
+    rate); any other event, or one whose portal changed meanwhile, is verified from Redis or the
+    database first (lifecycle.event_verify)."""
     if _too_big(request):
         logger.warning("oversized event rejected")
         return JsonResponse({"error": "too_large", "detail": "Event body too large."}, status=413)
@@ -114,26 +119,43 @@ def events_view(request):
             {"error": "invalid", "detail": "Missing or malformed event."}, status=400
         )
     try:
-        verified = lifecycle.event_verify(
-            member_id=post.get("auth[member_id]", ""),
-            application_token=post.get("auth[application_token]", ""),
-            event=event,
-        )
+        try:
+            return _event_take(post, event, memo=event.upper() != "ONAPPUNINSTALL")
+        except StaleEventGuard:
+            return _event_take(post, event, memo=False)
+    except RateLimited:
+        return ratelimited(request)
     except NotAuthenticated as exc:
         logger.warning(
             "event rejected",
             extra={"event": event[:64], "member_id": post.get("auth[member_id]", "")[:64]},
         )
         return _error(exc)
+
+
+def _event_take(post, event: str, *, memo: bool) -> JsonResponse:
+    from crm_sync.services import events_accept
+
+    verified = lifecycle.event_verify(
+        member_id=post.get("auth[member_id]", ""),
+        application_token=post.get("auth[application_token]", ""),
+        event=event,
+        memo=memo,
+    )
     name = verified.event
     if name == "ONAPPUNINSTALL":
-        lifecycle.portal_uninstall(portal=verified.portal)
+        lifecycle.portal_uninstall(portal=Portal.objects.get(pk=verified.portal_id))
         return JsonResponse({"ok": True})
-    if not verified.portal.is_active:
+    if not verified.portal_is_active:
         return JsonResponse({"ok": True, "ignored": "portal not active"})
     if name.startswith("ONCRMDYNAMICITEM") and post.get("data[FIELDS][ENTITY_TYPE_ID]") != "31":
         return JsonResponse({"ok": True, "ignored": "not a smart invoice"})
-    accepted = events_accept(portal_id=verified.portal.pk, event=name, ids=_event_ids(post, name))
+    accepted = events_accept(
+        portal_id=verified.portal_id,
+        event=name,
+        ids=_event_ids(post, name),
+        guard=verified.guard,
+    )
     return JsonResponse({"ok": True, "accepted": accepted})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -37,6 +38,7 @@ def _fernet() -> MultiFernet:
 def reset_key_cache() -> None:
     """Forget the loaded keys (after settings change, e.g. in tests of rotation)."""
     _fernet.cache_clear()
+    _digest_key.cache_clear()
 
 
 def encrypt(plaintext: str) -> str:
@@ -55,3 +57,20 @@ def decrypt(ciphertext: str) -> str:
 def rotate(ciphertext: str) -> str:
     """Re-encrypt with the primary key (MultiFernet.rotate)."""
     return _fernet().rotate(ciphertext.encode()).decode()
+
+
+@functools.cache
+def _digest_key() -> bytes:
+    return hashlib.sha256(("keepwarm-secret-digest:" + settings.SECRET_KEY).encode()).digest()
+
+
+def secret_digest(value: str) -> str:
+    """A keyed digest of a secret, for comparing it without keeping the secret itself (e.g. in a
+    cache). Changes with SECRET_KEY; `secret_digest_version()` names the key in use."""
+    return hmac.new(_digest_key(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def secret_digest_version() -> str:
+    """A short public fingerprint of the digest key: part of cache keys, so digests made with a
+    previous SECRET_KEY are never compared with digests made with the current one."""
+    return hashlib.sha256(b"version:" + _digest_key()).hexdigest()[:8]

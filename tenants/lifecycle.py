@@ -18,9 +18,22 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.errors import NotAuthenticated, ValidationFailed
+from config import ratelimits
+from config.errors import NotAuthenticated, RateLimited, ValidationFailed
+from tenants import crypto
 from tenants.models import Portal, PortalCredentials
-from tenants.services import portal_create, portal_credentials_save, portal_delete
+from tenants.selectors import (
+    EventGuard,
+    portal_event_guard,
+    portal_event_identity,
+    portal_event_identity_memo,
+)
+from tenants.services import (
+    portal_create,
+    portal_credentials_save,
+    portal_delete,
+    portal_event_identity_forget,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -143,26 +156,60 @@ def _region(domain: str) -> str:
 
 @dataclass(frozen=True)
 class VerifiedEvent:
-    portal: Portal
+    portal_id: int
+    portal_is_active: bool
     event: str
+    # Set when verified against this process's memo: the intake must re-check it (and count the
+    # event against the rate) in the same Redis call that queues the ids.
+    guard: EventGuard | None = None
 
 
-def event_verify(*, member_id: str, application_token: str, event: str) -> VerifiedEvent:
-    """Only events of a portal we know, signed with its application token, get through."""
+def event_verify(
+    *, member_id: str, application_token: str, event: str, memo: bool = False
+) -> VerifiedEvent:
+    """Only events of a portal we know, signed with its application token, get through, and at
+    most KEEPWARM_RATE_EVENTS of them per member_id.
+
+    The stored token is compared as a keyed digest (the caches hold the digest, never the token),
+    in constant time. With `memo`, an active portal's event whose token matches this process's
+    memo comes back with a guard and no Redis call; only the event intake may use that, because
+    it re-checks the guard atomically. Any other outcome is decided from Redis or the database.
+    """
     generic = NotAuthenticated("The event is not from a connected portal.", code="event_rejected")
     if not _MEMBER_RE.match(member_id or "") or not application_token:
         raise generic
-    connection.set_schema_to_public()
-    credentials = (
-        PortalCredentials.objects.select_related("portal")
-        .filter(portal__member_id=member_id)
-        .first()
+    digest = crypto.secret_digest(application_token)
+    limit, window = ratelimits.rate_split(settings.KEEPWARM_RATE_EVENTS)
+    remembered = portal_event_identity_memo(member_id=member_id) if memo else None
+    if remembered is not None:
+        raw, identity = remembered
+        if (
+            identity.is_active
+            and identity.token_digest
+            and hmac.compare_digest(identity.token_digest, digest)
+        ):
+            guard = portal_event_guard(
+                member_id=member_id,
+                identity_value=raw,
+                rate_window_seconds=window,
+                rate_limit=limit,
+            )
+            return VerifiedEvent(
+                portal_id=identity.portal_id,
+                portal_is_active=True,
+                event=event.upper(),
+                guard=guard,
+            )
+    identity, count = portal_event_identity(member_id=member_id, rate_window_seconds=window)
+    if count > limit:
+        raise RateLimited("Too many events; slow down and retry later.")
+    if identity is None or not identity.token_digest:
+        raise generic
+    if not hmac.compare_digest(identity.token_digest, digest):
+        raise generic
+    return VerifiedEvent(
+        portal_id=identity.portal_id, portal_is_active=identity.is_active, event=event.upper()
     )
-    if credentials is None or not credentials.application_token:
-        raise generic
-    if not hmac.compare_digest(credentials.application_token, application_token):
-        raise generic
-    return VerifiedEvent(portal=credentials.portal, event=event.upper())
 
 
 def portal_uninstall(*, portal: Portal) -> None:
@@ -174,6 +221,7 @@ def portal_uninstall(*, portal: Portal) -> None:
     )
     # Bitrix24 revoked our tokens on uninstall: keep nothing that could be mistaken for access.
     PortalCredentials.objects.filter(portal=portal).update(access_token="", refresh_token="")
+    portal_event_identity_forget(member_id=portal.member_id)
     logger.info("portal uninstalled", extra={"portal_id": portal.pk})
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.errors import Conflict, ValidationFailed
 from tenants.jobs import portal_job_get, portal_jobs
-from tenants.locks import lease_acquire
+from tenants.locks import lease_acquire, redis_client
 from tenants.models import Portal, PortalJobSchedule
 from tenants.tokens import portal_token_issue
 
@@ -66,6 +66,7 @@ def portal_delete(*, portal: Portal) -> None:
     connection.set_schema_to_public()
     schema = portal.schema_name
     portal.delete(force_drop=True)
+    portal_event_identity_forget(member_id=portal.member_id)
     logger.info("portal deleted", extra={"schema": schema})
 
 
@@ -187,6 +188,7 @@ def portal_credentials_save(
             "bitrix_user_id": bitrix_user_id,
         },
     )
+    portal_event_identity_forget(member_id=portal.member_id)
     return credentials
 
 
@@ -222,6 +224,9 @@ def portal_mark_disconnected(*, portal_id: int, reason: str) -> None:
     updated = Portal.objects.filter(pk=portal_id, install_state=Portal.InstallState.ACTIVE).update(
         install_state=Portal.InstallState.DISCONNECTED, updated_at=timezone.now()
     )
+    portal_event_identity_forget(
+        member_id=Portal.objects.filter(pk=portal_id).values_list("member_id", flat=True).first()
+    )
     if updated:
         logger.warning("portal disconnected", extra={"portal_id": portal_id, "reason": reason})
 
@@ -249,3 +254,19 @@ def staff_access_record(*, portal: Portal, user, action: str, detail: str = ""):
         action=action[:64],
         detail=detail[:500],
     )
+
+
+def portal_event_identity_forget(*, member_id: str | None) -> None:
+    """Drop the cached event identity (tenants.selectors.portal_event_identity) of a portal whose
+    application token or install state changes: the next event reads the database again.
+
+    Called by every writer of either. It forgets now and once more after the commit, so a reader
+    that cached the old row between the two cannot keep it.
+    """
+    if not member_id:
+        return
+    from tenants.selectors import _event_identity_key
+
+    key = _event_identity_key(member_id)
+    redis_client().delete(key)
+    transaction.on_commit(lambda: redis_client().delete(key))

@@ -8,7 +8,7 @@ from django.conf import settings
 from crm_sync.services import _pending_key
 from tenants.locks import redis_client
 from tenants.models import Portal
-from tenants.services import portal_credentials_save
+from tenants.services import portal_credentials_save, portal_mark_disconnected
 
 EVENTS = "/b24/events/"
 APP_TOKEN = "app-token-0123456789abcdef"
@@ -73,6 +73,19 @@ def test_forged_events_are_rejected_and_change_nothing(client, connected_portal,
     assert _pending(connected_portal) == set()
 
 
+def test_a_forged_event_is_rejected_when_the_portal_is_cached(client, connected_portal):
+    assert client.post(EVENTS, _event(connected_portal)).status_code == 200  # now cached
+    redis_client().delete(_pending_key(connected_portal.pk, "contact"))
+
+    response = client.post(
+        EVENTS, _event(connected_portal, **{"auth[application_token]": APP_TOKEN[:-1] + "X"})
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "event_rejected"
+    assert _pending(connected_portal) == set()
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"event": ""}, {"event": "ON CRM; DROP TABLE"}, {"event": "X" * 200}],
@@ -115,6 +128,50 @@ def test_uninstall_event_stops_the_portal_and_forgets_its_tokens(client, connect
     connected_portal.refresh_from_db()
     assert connected_portal.install_state == Portal.InstallState.UNINSTALLED
     assert connected_portal.credentials.access_token == ""
+
+
+def test_a_new_application_token_replaces_the_old_one_at_once(client, connected_portal):
+    assert client.post(EVENTS, _event(connected_portal)).status_code == 200  # now cached
+    portal_credentials_save(  # a re-install or app update brings a new application token
+        portal=connected_portal,
+        client_endpoint="https://example.bitrix24.test/rest/",
+        server_endpoint="https://oauth.bitrix.info/rest/",
+        access_token="a" * 32,
+        refresh_token="r" * 32,
+        expires_in=3600,
+        application_token="app-token-new-0123456789",
+    )
+    redis_client().delete(_pending_key(connected_portal.pk, "contact"))
+
+    old = client.post(EVENTS, _event(connected_portal))
+    new = client.post(
+        EVENTS,
+        _event(
+            connected_portal,
+            **{"auth[application_token]": "app-token-new-0123456789", "data[FIELDS][ID]": "43"},
+        ),
+    )
+
+    assert old.status_code == 401
+    assert new.status_code == 200
+    assert _pending(connected_portal) == {b"43"}
+
+
+@pytest.mark.parametrize("how", ["uninstall", "disconnect"])
+def test_events_of_a_portal_that_stopped_are_ignored_at_once(client, connected_portal, how):
+    assert client.post(EVENTS, _event(connected_portal)).status_code == 200  # now cached
+    redis_client().delete(_pending_key(connected_portal.pk, "contact"))
+    if how == "uninstall":
+        uninstall = _event(connected_portal, event="ONAPPUNINSTALL", **{"data[FIELDS][ID]": None})
+        assert client.post(EVENTS, uninstall).status_code == 200
+    else:
+        portal_mark_disconnected(portal_id=connected_portal.pk, reason="test")
+
+    response = client.post(EVENTS, _event(connected_portal))
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "ignored": "portal not active"}
+    assert _pending(connected_portal) == set()
 
 
 def test_install_with_missing_fields_is_a_400_naming_them(client, db):
