@@ -377,3 +377,36 @@ def test_clients_of_an_overdue_digest_task_are_released_without_it(portal):
         # The digest task still reminds the manager of the other client: it does not move.
         assert all(d.params["task_ids"] == [] for d in released)
         assert not [d for d in _decisions("forgotten.client") if d.status == "queued"]
+
+
+def _timed_call(owner_id: int, when: datetime, seconds: int | None):
+    end = when + timedelta(seconds=seconds) if seconds is not None else None
+    return Activity.objects.create(
+        id=next(_activity_ids), owner_type_id=3, owner_id=owner_id, type_id=2, completed=True,
+        start_time=when, end_time=end, deadline=when, created_at=when,
+    )  # fmt: skip
+
+
+def test_calls_shorter_than_the_minimum_do_not_count_as_contact(portal):
+    with in_portal(portal):
+        _settings(activity__min_call_seconds=30, forgotten__days=10, ladder__enabled=False)
+        for client_id, seconds in ((10, 5), (11, 120), (12, None)):
+            _contact(client_id)
+            _timed_call(client_id, MONDAY - timedelta(days=3), seconds)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        # 5 seconds and "never connected" (no end) are not contact; two minutes are.
+        assert [d.client_id for d in _decisions("forgotten.client")] == [10, 12]
+
+
+def test_without_a_minimum_every_completed_call_counts(portal):
+    with in_portal(portal):
+        _settings(activity__min_call_seconds=0, forgotten__days=10, ladder__enabled=False)
+        for client_id, seconds in ((10, 5), (12, None)):
+            _contact(client_id)
+            _timed_call(client_id, MONDAY - timedelta(days=3), seconds)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert _decisions("forgotten.client") == []
