@@ -154,6 +154,21 @@ def notification_text(decision, settings: dict, domain: str, name: str, language
             return _("%(client)s: the status was restored because there was no recent call.") % {
                 "client": link
             }
+        lost = status_name(settings, "lost")
+        if kind == "loss_handover_from":
+            return _("%(client)s got the status %(status)s and was handed to another manager.") % {
+                "client": link,
+                "status": lost,
+            }
+        if kind == "loss_handover_to":
+            return _(
+                "%(client)s is now yours: the previous manager lost contact (status %(status)s)."
+            ) % {"client": link, "status": lost}
+        if kind == "loss_handover_supervisor":
+            return _(
+                "%(client)s got the status %(status)s and was handed over to another manager in "
+                "your team."
+            ) % {"client": link, "status": lost}
         if kind == "released_from":
             return _("%(client)s was handed to another manager: the reminder task was ignored.") % {
                 "client": link

@@ -410,3 +410,29 @@ def test_without_a_minimum_every_completed_call_counts(portal):
         assistants_pass_run(as_of=MONDAY)
 
         assert _decisions("forgotten.client") == []
+
+
+def test_a_lost_client_handed_over_is_not_called_an_ignored_reminder(portal):
+    from assistants.messages import notification_text
+    from assistants.services import followups_create
+
+    with in_portal(portal):
+        document = _settings()
+        _contact(10)
+        handover = Decision.objects.create(
+            key="ladder:decay:3:10:new:seed|handover", assistant="ladder",
+            rule="ladder.loss_handover", entity_type_id=3, client_id=10, owner_id=5,
+            action="reassign", status="done", params={"from": 5, "to": 6},
+        )  # fmt: skip
+
+        followups_create(decisions=[handover], settings=document)
+
+        notes = {d.params["message"]: d for d in _decisions() if d.action == "notify"}
+        assert set(notes) == {
+            "loss_handover_from", "loss_handover_to", "loss_handover_supervisor",
+        }  # fmt: skip
+        texts = [
+            notification_text(d, document, "x.bitrix24.ru", "Client", "ru") for d in notes.values()
+        ]
+        assert all("Пропал" in text for text in texts), texts
+        assert not any("задача-напоминание" in text for text in texts), texts

@@ -256,6 +256,12 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
         loss["loss_message_supervisor"] in text and "Eleven Ladderov" in text
         for text in _notifications_to(sandbox, supervisor)
     )
+    # The hand-over says the client was lost, not that a reminder task was ignored (there was
+    # none): the manager, the pool user and the supervisor each read it.
+    for user in (manager, pool, supervisor):
+        texts = [t for t in _notifications_to(sandbox, user) if "Eleven Ladderov" in t]
+        assert any(("Пропал" in t and "передан" in t) or "теперь ваш" in t for t in texts), texts
+        assert not any("задача-напоминание" in t for t in texts), texts
     comments = [
         c["COMMENT"]
         for c in _records(sandbox, "comment").values()
