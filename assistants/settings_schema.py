@@ -186,7 +186,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "properties": {
                 "hour": {"type": "integer", "minimum": 0, "maximum": 23},
                 "combine": {"type": "boolean"},
-                "stream_digest": {"type": "boolean"},
+                "stream_digest": {
+                    "type": "boolean",
+                    "description": "Not supported yet: posting the digest to the activity "
+                    "stream needs the log scope and log.blogpost.add, which Keepwarm does not "
+                    "request; the digest goes out as notifications only.",
+                },
                 "timeline_posts": {"type": "boolean"},
             },
         },
