@@ -26,6 +26,9 @@ from django.utils import timezone
 
 from assistants.messages import (
     decision_reason,
+    digest_item_reason,
+    digest_task_description,
+    digest_task_title,
     names_for,
     notification_text,
     task_title,
@@ -92,6 +95,31 @@ def _commands(decision: Decision, ctx: _Context) -> dict[str, tuple[str, dict]]:
         commands[key] = (
             ENTITY_METHODS[decision.entity_type_id],
             {"id": decision.client_id, "fields": {STATUS_FIELD: value}},
+        )
+    elif decision.action == "create_task" and decision.rule == DIGEST_RULE:
+        items = params.get("items", [])
+        if not items:
+            raise LookupError("a digest task with no clients")
+        commands[key] = (
+            "tasks.task.add",
+            {
+                "fields": {
+                    "TITLE": digest_task_title(decision, ctx.language),
+                    "DESCRIPTION": digest_task_description(
+                        decision,
+                        ctx.settings,
+                        ctx.portal.domain,
+                        ctx.names,
+                        ctx.language,
+                        DIGEST_LINES,
+                    ),
+                    "RESPONSIBLE_ID": params["responsible_id"],
+                    "DEADLINE": params.get("deadline"),
+                    "UF_CRM_TASK": [
+                        f"{BINDING_PREFIX[et]}_{cid}" for _id, et, cid in items[:DIGEST_BINDINGS]
+                    ],
+                }
+            },
         )
     elif decision.action == "create_task":
         deadline = params.get("deadline")
@@ -217,6 +245,10 @@ def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResul
 
 
 DIGEST_CLAIM = 10_000
+DIGEST_RULE = "forgotten.digest"
+# A digest task is bound to this many of its clients; the description lists DIGEST_LINES of them.
+# Bitrix24 documents no limit for UF_CRM_TASK; a task card with more bindings is unreadable.
+DIGEST_BINDINGS = 50
 DIGEST_LINES = 40  # a digest lists this many items, then says how many more there are
 
 
@@ -447,6 +479,9 @@ def _effects(decisions: list[Decision], ctx: _Context) -> None:
                 bitrix_value=ctx.enum_values.get(decision.entity_type_id, {}).get(params["to"], ""),
             )
             kind = "status_reverted" if params.get("revert") else "status_changed"
+        elif decision.action == "create_task" and decision.rule == DIGEST_RULE:
+            events += _digest_items_done(decision, ctx)
+            continue
         elif decision.action == "create_task":
             kind, detail = "task_created", decision.result
         elif decision.action == "reassign":
@@ -472,6 +507,40 @@ def _effects(decisions: list[Decision], ctx: _Context) -> None:
         )
     ClientEvent.objects.bulk_create(events)
     followups_create(decisions=decisions, settings=ctx.settings)
+
+
+def _digest_items_done(digest: Decision, ctx: _Context) -> list[ClientEvent]:
+    """A digest task exists: each client it lists has its reminder task (the digest's id).
+
+    The items become `done` with that task id, so the open-task check and the released
+    assistant treat the digest as each client's own reminder. Returns their history rows.
+    """
+    items = digest.params.get("items", [])
+    result = {**digest.result, "digest": digest.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE assistants_decision SET status = %s, result = %s::jsonb, executed_at = %s
+            WHERE id = ANY(%s::bigint[]) AND action = 'digest_item'
+            """,
+            [
+                Decision.Status.DONE,
+                json.dumps(result, cls=DjangoJSONEncoder),
+                timezone.now(),
+                [item[0] for item in items],
+            ],
+        )
+    return [
+        ClientEvent(
+            entity_type_id=et,
+            client_id=cid,
+            kind="task_created",
+            detail=result,
+            reason=digest_item_reason(digest, ctx.language),
+            decision_id=item_id,
+        )
+        for item_id, et, cid in items
+    ]
 
 
 def _recover(client: BitrixClient, portal, now: datetime) -> int:

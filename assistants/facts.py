@@ -37,16 +37,35 @@ class ActivityDefinition:
     invoices: bool = True
     deals: bool = True
 
+    # Not fields here on purpose: timeline comments and internal notes are not in the mirror
+    # (crm_sync mirrors activities, not timeline entries), so `comments` and `internal_notes`
+    # cannot change what counts; the settings schema says so in their descriptions.
+
     @classmethod
     def from_settings(cls, activity: dict[str, Any]) -> ActivityDefinition:
         fields = cls.__dataclass_fields__
         return cls(**{key: value for key, value in activity.items() if key in fields})
 
+    def call_sql(self) -> str:
+        """A completed call that lasted at least `min_call_seconds` (end − start).
+
+        Bitrix24 gives a call activity no duration field; telephony sets START_TIME and
+        END_TIME to the call's start and end, so their difference is the talk time. With a
+        minimum set, a call with no end time (never connected) does not count.
+        """
+        if self.min_call_seconds <= 0:
+            return "(a.type_id = 2 AND a.completed)"
+        seconds = int(self.min_call_seconds)
+        return (
+            "(a.type_id = 2 AND a.completed AND a.end_time - a.start_time "
+            f">= interval '{seconds} seconds')"
+        )
+
     def sql(self) -> str:
         """A boolean SQL expression over crm_sync_activity `a`: does this row count?"""
         parts = []
         if self.calls:
-            parts.append("(a.type_id = 2 AND a.completed)")
+            parts.append(self.call_sql())
         if self.emails_incoming:
             parts.append("(a.type_id = 4 AND a.direction = 1)")
         if self.emails_outgoing:
@@ -124,7 +143,7 @@ def client_facts_build(
                        FILTER (WHERE {counts} AND COALESCE(a.start_time, a.created_at) <= %(as_of)s)
                        AS last_activity_at,
                    max(COALESCE(a.start_time, a.created_at))
-                       FILTER (WHERE a.type_id = 2 AND a.completed
+                       FILTER (WHERE {definition.call_sql()}
                                AND COALESCE(a.start_time, a.created_at) <= %(as_of)s)
                        AS last_call_at,
                    {planned_activity} AS planned_until

@@ -55,6 +55,11 @@ def _open_work(decisions: list[Decision]) -> tuple[dict, dict]:
             FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS k(et, cid, owner)
             JOIN crm_sync_task t ON t.responsible_id = k.owner AND t.status NOT IN (5, 7)
                 AND (CASE k.et WHEN 3 THEN 'C_' ELSE 'CO_' END || k.cid) = ANY(t.crm_bindings)
+            -- A digest task reminds of several clients: it stays with the manager.
+            WHERE NOT EXISTS (
+                SELECT 1 FROM assistants_decision g
+                WHERE g.rule = 'forgotten.digest' AND g.status = 'done'
+                  AND (g.result->>'task_id')::bigint = t.id)
             """,
             columns,
         )

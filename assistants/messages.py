@@ -77,6 +77,10 @@ def decision_reason(decision, settings: dict, language: str = "ru") -> str:
                 "days": facts.get("days"),
                 "last": _date(facts.get("last_activity_at")),
             }
+        if rule == "forgotten.digest":
+            return _(
+                "These clients have had no contact for more than %(days)s days and nothing planned:"
+            ) % {"days": facts.get("days") or params.get("days")}
         if rule == "released.overdue_task":
             return _(
                 "The reminder task (due %(deadline)s) is overdue and the client is still not "
@@ -100,6 +104,40 @@ def task_title(decision, settings: dict, name: str) -> str:
     return f"{title}: {name}"[:235] + f" (KW-{decision.pk})"
 
 
+def digest_item_reason(digest, language: str) -> str:
+    """Why one client of a digest task got it (its history row)."""
+    with translation.override(language):
+        return _(
+            "No contact for more than %(days)s days and nothing planned: the client is in the "
+            "manager's digest task."
+        ) % {"days": digest.params.get("days", "")}
+
+
+def digest_task_title(decision, language: str) -> str:
+    """The title of a manager's digest task: how many clients, and the marker (see task_title)."""
+    with translation.override(language):
+        title = _("Clients without contact for more than %(days)s days: %(count)s") % {
+            "days": decision.params.get("days", ""),
+            "count": len(decision.params.get("items", [])),
+        }
+    return f"{title[:235]} (KW-{decision.pk})"
+
+
+def digest_task_description(
+    decision, settings: dict, domain: str, names: dict, language: str, limit: int
+) -> str:
+    """The reason, then one linked line per client (the first `limit`, then how many more)."""
+    items = decision.params.get("items", [])
+    lines = [decision_reason(decision, settings, language)]
+    for _id, entity_type_id, client_id in items[:limit]:
+        name = names.get((entity_type_id, client_id), f"#{client_id}")
+        lines.append("• " + client_link(domain, entity_type_id, client_id, name))
+    if len(items) > limit:
+        with translation.override(language):
+            lines.append(_("… and %(count)s more") % {"count": len(items) - limit})
+    return "\n".join(lines)
+
+
 def notification_text(decision, settings: dict, domain: str, name: str, language: str) -> str:
     """The message for one notify decision (used alone or inside a digest)."""
     link = client_link(domain, decision.entity_type_id, decision.client_id, name)
@@ -116,6 +154,21 @@ def notification_text(decision, settings: dict, domain: str, name: str, language
             return _("%(client)s: the status was restored because there was no recent call.") % {
                 "client": link
             }
+        lost = status_name(settings, "lost")
+        if kind == "loss_handover_from":
+            return _("%(client)s got the status %(status)s and was handed to another manager.") % {
+                "client": link,
+                "status": lost,
+            }
+        if kind == "loss_handover_to":
+            return _(
+                "%(client)s is now yours: the previous manager lost contact (status %(status)s)."
+            ) % {"client": link, "status": lost}
+        if kind == "loss_handover_supervisor":
+            return _(
+                "%(client)s got the status %(status)s and was handed over to another manager in "
+                "your team."
+            ) % {"client": link, "status": lost}
         if kind == "released_from":
             return _("%(client)s was handed to another manager: the reminder task was ignored.") % {
                 "client": link
@@ -132,4 +185,9 @@ def notification_text(decision, settings: dict, domain: str, name: str, language
 
 
 def names_for(decisions) -> dict[tuple[int, int], str]:
-    return client_names({(d.entity_type_id, d.client_id) for d in decisions})
+    """Names of the decisions' clients, the clients listed in digest tasks included."""
+    clients = {(d.entity_type_id, d.client_id) for d in decisions if d.entity_type_id}
+    for decision in decisions:
+        for _id, entity_type_id, client_id in (decision.params or {}).get("items", []):
+            clients.add((entity_type_id, client_id))
+    return client_names(clients)

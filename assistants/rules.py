@@ -397,7 +397,7 @@ def open_task_decisions_build() -> None:
             SELECT DISTINCT d.rule, d.entity_type_id, d.client_id
             FROM assistants_decision d
             LEFT JOIN crm_sync_task t ON t.id = (d.result->>'task_id')::bigint
-            WHERE d.action = 'create_task'
+            WHERE d.action IN ('create_task', 'digest_item')
               AND (d.status IN ('queued', 'executing', 'awaiting_approval')
                    OR (d.status = 'done' AND (t.id IS NULL OR t.status NOT IN (5, 7))))
             """
@@ -415,22 +415,29 @@ def _open_task_decision(alias: str, rule: str) -> str:
 
 
 def forgotten_decisions(ctx: PassContext) -> int:
-    """No qualifying activity for N days and nothing planned → one task for the owner."""
+    """No qualifying activity for N days and nothing planned → one task for the owner.
+
+    With `digest_task` a client's decision is a `digest_item`: it is not sent alone but waits
+    for its owner's digest task of the day (forgotten_digests_plan), whose id it then records,
+    so the open-task check and the released assistant read it like a task of its own.
+    """
     rule = ctx.settings["forgotten"]
     if not rule["enabled"]:
         return 0
+    digest = bool(rule.get("digest_task"))
     params = {**_base_params(ctx), "cutoff": ctx.calendar.cutoff(ctx.as_of, rule["days"])}
     scope = _scope_sql(rule["scope"], "f", params, "fg")
     entities = rule["scope"].get("entities") or ctx.settings["entities"]
     params["rule_entities"] = [ENTITY_TYPES[e] for e in entities if e != "deal"]
     params["days"] = rule["days"]
     params["deadline"] = ctx.as_of + timedelta(days=rule["task_days"])
-    return _insert_decisions(
+    params["action"] = "digest_item" if digest else "create_task"
+    inserted = _insert_decisions(
         f"""
         SELECT 'forgotten:' || f.entity_type_id || ':' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
                'forgotten', 'forgotten.client', f.entity_type_id, f.client_id, f.owner_id,
-               'create_task',
+               %(action)s,
                jsonb_build_object('responsible_id', f.owner_id, 'deadline', %(deadline)s,
                                   'days', %(days)s),
                jsonb_build_object('last_activity_at', f.last_activity_at,
@@ -446,6 +453,93 @@ def forgotten_decisions(ctx: PassContext) -> int:
         """,
         params,
     )
+    if digest:
+        forgotten_digests_plan(ctx)
+    else:
+        # Digest turned off: clients still waiting for a digest get a task of their own.
+        _execute(
+            f"""
+            UPDATE assistants_decision i SET action = 'create_task'
+            FROM ({_WAITING_ITEMS}) w WHERE i.id = w.id
+            """,
+            {},
+        )
+    return inserted
+
+
+# Digest items not in a digest that is (or will be) on the portal: never linked, or linked to a
+# digest that failed for good.
+_WAITING_ITEMS = """
+    SELECT i.id, i.entity_type_id, i.client_id, i.owner_id
+    FROM assistants_decision i
+    WHERE i.action = 'digest_item' AND i.status = 'queued'
+      AND NOT EXISTS (SELECT 1 FROM assistants_decision g
+                      WHERE g.key = i.params->>'digest' AND g.status <> 'failed')
+"""
+
+
+def portal_day(moment: datetime) -> str:
+    """The date of `moment` in the current portal's time zone (digests are per portal day)."""
+    from zoneinfo import ZoneInfo
+
+    zone = getattr(getattr(connection, "tenant", None), "time_zone", "") or "Europe/Moscow"
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
+def forgotten_digests_plan(ctx: PassContext) -> int:
+    """At most one digest task per manager per portal day, listing the clients waiting for one.
+
+    The key `forgotten:digest:<manager>:<day>` makes the day's digest unique. Waiting clients
+    join their manager's digest of the day while it is still queued; once it has been sent,
+    later clients wait for the next day's. Returns the number of digests created.
+    """
+    rule = ctx.settings["forgotten"]
+    params = {
+        **_base_params(ctx),
+        "day": portal_day(ctx.as_of),
+        "days": rule["days"],
+        "deadline": ctx.as_of + timedelta(days=rule["task_days"]),
+    }
+    created = _insert_decisions(
+        f"""
+        SELECT 'forgotten:digest:' || w.owner_id || ':' || %(day)s,
+               'forgotten', 'forgotten.digest', 0, w.owner_id, w.owner_id, 'create_task',
+               jsonb_build_object('responsible_id', w.owner_id, 'deadline', %(deadline)s,
+                                  'days', %(days)s, 'day', %(day)s, 'items', '[]'::jsonb),
+               jsonb_build_object('days', %(days)s, 'day', %(day)s)
+        FROM ({_WAITING_ITEMS}) w
+        WHERE w.owner_id IS NOT NULL
+        GROUP BY w.owner_id
+        """,
+        params,
+    )
+    # Each digest lists its items as [decision id, entity type, client id]; each item names its
+    # digest. One statement, so an executor claiming the digest in between takes all or none.
+    _execute(
+        f"""
+        WITH waiting AS ({_WAITING_ITEMS}),
+        grouped AS (
+            SELECT owner_id, 'forgotten:digest:' || owner_id || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id) ORDER BY id)
+                       AS items
+            FROM waiting WHERE owner_id IS NOT NULL GROUP BY owner_id
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.owner_id
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('digest', l.key)
+        FROM waiting w JOIN linked l ON l.owner_id = w.owner_id
+        WHERE i.id = w.id
+        """,
+        params,
+    )
+    return created
 
 
 def deal_decisions(ctx: PassContext) -> int:

@@ -122,18 +122,20 @@ def _followups_of(decision: Decision, settings: dict) -> list[Decision]:
         and params.get("to")
         and not params.get("undo")
     ):
+        # A loss hand-over had no reminder task to ignore: it says the client was lost.
+        kind = "loss_handover" if decision.rule == "ladder.loss_handover" else "released"
         followups += [
             _followup(
                 decision, "notify-old", action="notify",
-                params={"to": "owner", "message": "released_from"},
+                params={"to": "owner", "message": f"{kind}_from"},
             ),
             _followup(
                 decision, "notify-new", action="notify", owner_id=params["to"],
-                params={"to": "owner", "message": "released_to"},
+                params={"to": "owner", "message": f"{kind}_to"},
             ),
             _followup(
                 decision, "notify-supervisor", action="notify",
-                params={"to": "supervisor", "message": "released_supervisor"},
+                params={"to": "supervisor", "message": f"{kind}_supervisor"},
             ),
         ]  # fmt: skip
     return followups

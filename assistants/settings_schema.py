@@ -130,16 +130,31 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             ],
             "properties": {
                 "calls": {"type": "boolean"},
-                "min_call_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                "min_call_seconds": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 86400,
+                    "description": "Calls count only when connected for at least this many "
+                    "seconds (end minus start); 0 counts every completed call. Also applies to "
+                    "the calls that reset the ladder clock and allow a raise.",
+                },
                 "emails_incoming": {"type": "boolean"},
                 "emails_outgoing": {"type": "boolean"},
                 "meetings": {"type": "boolean"},
                 "tasks": {"type": "boolean"},
                 "todos": {"type": "boolean"},
-                "comments": {"type": "boolean"},
+                "comments": {
+                    "type": "boolean",
+                    "description": "Not supported yet: timeline comments are not mirrored, so "
+                    "they never count as contact whatever this says.",
+                },
                 "invoices": {"type": "boolean"},
                 "deals": {"type": "boolean"},
-                "internal_notes": {"type": "boolean"},
+                "internal_notes": {
+                    "type": "boolean",
+                    "description": "Internal notes never count as contact (the default): they "
+                    "are not mirrored. Setting true has no effect until they are.",
+                },
             },
         },
         "planned_work": {
@@ -171,7 +186,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "properties": {
                 "hour": {"type": "integer", "minimum": 0, "maximum": 23},
                 "combine": {"type": "boolean"},
-                "stream_digest": {"type": "boolean"},
+                "stream_digest": {
+                    "type": "boolean",
+                    "description": "Not supported yet: posting the digest to the activity "
+                    "stream needs the log scope and log.blogpost.add, which Keepwarm does not "
+                    "request; the digest goes out as notifications only.",
+                },
                 "timeline_posts": {"type": "boolean"},
             },
         },
@@ -264,7 +284,7 @@ _DEFAULT: dict[str, Any] = {
         "meetings": True,
         "tasks": True,
         "todos": True,
-        "comments": True,
+        "comments": False,  # not mirrored: see the schema's description
         "invoices": True,
         "deals": True,
         "internal_notes": False,

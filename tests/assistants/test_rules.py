@@ -293,3 +293,146 @@ def _ladder(**days):
         if status["code"] in days:
             status["days"] = days[status["code"]]
     return statuses
+
+
+# --- forgotten: one digest task per manager per day -----------------------------------------
+
+
+def test_a_digest_task_lists_a_managers_forgotten_clients_once_a_day(portal):
+    with in_portal(portal):
+        _settings(forgotten__digest_task=True, ladder__enabled=False)
+        for client_id, owner in ((10, 5), (11, 5), (12, 6)):
+            _contact(client_id, owner=owner)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        items = _decisions("forgotten.client")
+        assert [(d.client_id, d.action, d.status) for d in items] == [
+            (10, "digest_item", "queued"), (11, "digest_item", "queued"),
+            (12, "digest_item", "queued"),
+        ]  # fmt: skip
+        digests = {d.owner_id: d for d in _decisions("forgotten.digest")}
+        assert set(digests) == {5, 6}
+        assert digests[5].key == "forgotten:digest:5:2026-11-23"
+        assert digests[5].action == "create_task" and digests[5].params["responsible_id"] == 5
+        assert [item[1:] for item in digests[5].params["items"]] == [[3, 10], [3, 11]]
+        assert {d.client_id: d.params["digest"] for d in items} == {
+            10: digests[5].key, 11: digests[5].key, 12: digests[6].key,
+        }  # fmt: skip
+
+        # The digest of manager 5 is sent (as the executor records it); a client forgotten later
+        # that day waits for the next day's digest: never a second task the same day.
+        Task.objects.create(id=800, status=2, responsible_id=5, deadline=MONDAY + timedelta(days=3),
+                            crm_bindings=["C_10", "C_11"])  # fmt: skip
+        Decision.objects.filter(pk=digests[5].pk).update(status="done", result={"task_id": 800})
+        Decision.objects.filter(client_id__in=[10, 11]).update(
+            status="done", result={"task_id": 800}, executed_at=MONDAY
+        )
+        _contact(13, owner=5)
+        assistants_pass_run(as_of=MONDAY + timedelta(hours=1))
+        assert len(_decisions("forgotten.digest")) == 2
+        [late] = [d for d in _decisions("forgotten.client") if d.client_id == 13]
+        assert late.action == "digest_item" and "digest" not in late.params
+
+        # Next day: one new digest with only that client; 10 and 11 have an open reminder.
+        assistants_pass_run(as_of=MONDAY + timedelta(days=1))
+        new = [
+            d
+            for d in _decisions("forgotten.digest")
+            if d.pk not in {x.pk for x in digests.values()}
+        ]
+        assert [(d.key, [i[2] for i in d.params["items"]]) for d in new] == [
+            ("forgotten:digest:5:2026-11-24", [13])
+        ]
+        assert len(_decisions("forgotten.client")) == 4
+
+
+def test_clients_of_an_overdue_digest_task_are_released_without_it(portal):
+    with in_portal(portal):
+        _settings(forgotten__digest_task=True, released__enabled=True, released__days_overdue=7)
+        _contact(10)
+        _contact(11)
+        Task.objects.create(
+            id=800, status=2, responsible_id=5, deadline=MONDAY - timedelta(days=10),
+            crm_bindings=["C_10", "C_11"],
+        )  # fmt: skip
+        digest = Decision.objects.create(
+            key="forgotten:digest:5:seed", assistant="forgotten", rule="forgotten.digest",
+            entity_type_id=0, client_id=5, owner_id=5, action="create_task", status="done",
+            params={"items": [[1, 3, 10], [2, 3, 11]]}, result={"task_id": 800},
+        )  # fmt: skip
+        for client_id in (10, 11):
+            Decision.objects.create(
+                key=f"forgotten:3:{client_id}:seed", assistant="forgotten",
+                rule="forgotten.client", entity_type_id=3, client_id=client_id, owner_id=5,
+                action="digest_item", status="done", params={"digest": digest.key},
+                result={"task_id": 800, "digest": digest.pk},
+                executed_at=MONDAY - timedelta(days=13),
+            )  # fmt: skip
+
+        assistants_pass_run(as_of=MONDAY)
+
+        released = _decisions("released.overdue_task")
+        assert [(d.client_id, d.facts["task_id"]) for d in released] == [(10, 800), (11, 800)]
+        # The digest task still reminds the manager of the other client: it does not move.
+        assert all(d.params["task_ids"] == [] for d in released)
+        assert not [d for d in _decisions("forgotten.client") if d.status == "queued"]
+
+
+def _timed_call(owner_id: int, when: datetime, seconds: int | None):
+    end = when + timedelta(seconds=seconds) if seconds is not None else None
+    return Activity.objects.create(
+        id=next(_activity_ids), owner_type_id=3, owner_id=owner_id, type_id=2, completed=True,
+        start_time=when, end_time=end, deadline=when, created_at=when,
+    )  # fmt: skip
+
+
+def test_calls_shorter_than_the_minimum_do_not_count_as_contact(portal):
+    with in_portal(portal):
+        _settings(activity__min_call_seconds=30, forgotten__days=10, ladder__enabled=False)
+        for client_id, seconds in ((10, 5), (11, 120), (12, None)):
+            _contact(client_id)
+            _timed_call(client_id, MONDAY - timedelta(days=3), seconds)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        # 5 seconds and "never connected" (no end) are not contact; two minutes are.
+        assert [d.client_id for d in _decisions("forgotten.client")] == [10, 12]
+
+
+def test_without_a_minimum_every_completed_call_counts(portal):
+    with in_portal(portal):
+        _settings(activity__min_call_seconds=0, forgotten__days=10, ladder__enabled=False)
+        for client_id, seconds in ((10, 5), (12, None)):
+            _contact(client_id)
+            _timed_call(client_id, MONDAY - timedelta(days=3), seconds)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert _decisions("forgotten.client") == []
+
+
+def test_a_lost_client_handed_over_is_not_called_an_ignored_reminder(portal):
+    from assistants.messages import notification_text
+    from assistants.services import followups_create
+
+    with in_portal(portal):
+        document = _settings()
+        _contact(10)
+        handover = Decision.objects.create(
+            key="ladder:decay:3:10:new:seed|handover", assistant="ladder",
+            rule="ladder.loss_handover", entity_type_id=3, client_id=10, owner_id=5,
+            action="reassign", status="done", params={"from": 5, "to": 6},
+        )  # fmt: skip
+
+        followups_create(decisions=[handover], settings=document)
+
+        notes = {d.params["message"]: d for d in _decisions() if d.action == "notify"}
+        assert set(notes) == {
+            "loss_handover_from", "loss_handover_to", "loss_handover_supervisor",
+        }  # fmt: skip
+        texts = [
+            notification_text(d, document, "x.bitrix24.ru", "Client", "ru") for d in notes.values()
+        ]
+        assert all("Пропал" in text for text in texts), texts
+        assert not any("задача-напоминание" in text for text in texts), texts

@@ -133,7 +133,8 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
     """Seed 001 on a portal: daily calls keep a status, eleven silent days lose a "New" client
     (loss messages, hand-over to the pool), a warning comes before a drop, a Friday call allows a
     Monday raise while a raise with no call is reverted with a warning; the same pass twice does
-    nothing; undo restores owner and status; without "reset on calls" daily calls do not count."""
+    nothing; undo restores owner and status; without "reset on calls" daily calls do not count;
+    forgotten clients, when the portal wants a digest, get one task per manager per day."""
     sandbox, portal = synced_sandbox(**PORTAL)
     monday = _last_monday_ten()
     friday_evening = monday - timedelta(days=2, hours=16)
@@ -255,6 +256,12 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
         loss["loss_message_supervisor"] in text and "Eleven Ladderov" in text
         for text in _notifications_to(sandbox, supervisor)
     )
+    # The hand-over says the client was lost, not that a reminder task was ignored (there was
+    # none): the manager, the pool user and the supervisor each read it.
+    for user in (manager, pool, supervisor):
+        texts = [t for t in _notifications_to(sandbox, user) if "Eleven Ladderov" in t]
+        assert any(("Пропал" in t and "передан" in t) or "теперь ваш" in t for t in texts), texts
+        assert not any("задача-напоминание" in t for t in texts), texts
     comments = [
         c["COMMENT"]
         for c in _records(sandbox, "comment").values()
@@ -340,6 +347,40 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
         [daily] = _decisions(action="set_status", client_id=ids["daily"])
     assert (daily.rule, daily.params["from"], daily.params["to"]) == ("ladder.decay", "hot", "warm")
     assert _records(sandbox, "contact")[ids["daily"]][STATUS_FIELD] == enum["warm"]
+
+    # Forgotten clients in a digest (seed 002's option): one task per manager per day, bound to
+    # each client, whose id each client's decision records; a second pass that day adds none.
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            forgotten__days=10,
+            forgotten__digest_task=True,
+            forgotten__scope={"owners": [manager]},
+        )
+        _, executed, _ = assistants_run(
+            portal=portal, as_of=monday + timedelta(hours=2), send_notifications=False
+        )
+        assert executed.failed == 0, executed.errors
+        [digest] = _decisions(rule="forgotten.digest")
+        items = {d.client_id: d for d in _decisions(rule="forgotten.client")}
+    assert digest.status == "done" and digest.owner_id == manager
+    task_id = int(digest.result["task_id"])
+    task = _records(sandbox, "task")[task_id]
+    assert int(task["RESPONSIBLE_ID"]) == manager
+    assert task["TITLE"].endswith(f"(KW-{digest.pk})")
+    bindings = set(task["UF_CRM_TASK"])
+    assert {f"C_{ids['silent']}", f"C_{ids['nocall']}"} <= bindings
+    assert f"C_{ids['daily']}" not in bindings and f"C_{ids['five']}" not in bindings
+    assert bindings == {f"C_{cid}" for cid in items}
+    assert {d.status for d in items.values()} == {"done"}
+    assert {int(d.result["task_id"]) for d in items.values()} == {task_id}
+    tasks_on_portal = len(_records(sandbox, "task"))
+    with in_portal(portal):
+        _, executed, _ = assistants_run(
+            portal=portal, as_of=monday + timedelta(hours=3), send_notifications=False
+        )
+        assert executed.done == 0 and len(_decisions(rule="forgotten.digest")) == 1
+    assert len(_records(sandbox, "task")) == tasks_on_portal
 
 
 def _settings_document(portal) -> dict:
