@@ -26,8 +26,7 @@ def _warm_up() -> None:
 
     resolve("/b24/events/")
     for code, _ in settings.LANGUAGES:
-        with translation.override(code):
-            translation.gettext("Keepwarm")
+        translation.trans_real.translation(code)  # load each catalogue once, now
     app.finalize(auto=True)
     with contextlib.suppress(OSError, OperationalError), app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=1)

@@ -551,7 +551,10 @@ method_declare(
         name="tasks.task.add",
         scope="task",
         access="write",
-        purpose=_("Creates the reminder task for a forgotten client or deal, bound to it."),
+        purpose=_(
+            "Creates the reminder task for a forgotten client or deal, bound to it (or, with the "
+            "daily digest option, one task per manager bound to the day's forgotten clients)."
+        ),
         feature=ASSISTANTS,
         fields=("TITLE", "DESCRIPTION", "RESPONSIBLE_ID", "DEADLINE", "UF_CRM_TASK"),
         field_params=("fields",),
