@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
@@ -27,6 +28,24 @@ from crm_sync.sync.convert import (
 
 
 @dataclass(frozen=True)
+class DetailSpec:
+    """Rows that belong to one record and are read one record at a time, because no list method
+    returns them across records (a deal's product rows, an activity's bindings).
+
+    `method` is called with `{param: record id}`, 50 records to a batch request; `to_rows` turns
+    one answer into model field values. A record's rows are replaced whole on every re-read.
+    """
+
+    key: str
+    model: type[models.Model]
+    method: str
+    param: str
+    parent_field: str  # the model's column that holds the record's id
+    to_rows: Callable[[int, Any], list[dict]]
+    unique_fields: tuple[str, ...]  # the upsert's conflict target
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     key: str
     model: type[models.Model]
@@ -40,6 +59,7 @@ class EntitySpec:
     extra_params: dict[str, Any] = field(default_factory=dict)
     events: tuple[str, ...] = ()  # Bitrix24 event names (add, update, delete)
     small: bool = False  # a short list read whole (users, departments, directories)
+    details: tuple[DetailSpec, ...] = ()  # re-read with the record, in the same transaction
 
 
 def _contact(row: dict) -> dict:
@@ -187,6 +207,67 @@ def _department(row: dict) -> dict:
     }
 
 
+def _listed(result: Any) -> list[dict]:
+    """Rows of an answer that is a list, or a map keyed by position (how batch may send it)."""
+    if isinstance(result, dict):
+        result = list(result.values())
+    return [row for row in (result or []) if isinstance(row, dict)]
+
+
+def _quantity(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value or 0)).quantize(Decimal("0.0001"))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def _deal_product_rows(deal_id: int, result: Any) -> list[dict]:
+    return [
+        {
+            "id": int(row["ID"]),
+            "deal_id": deal_id,
+            "product_id": to_int(row.get("PRODUCT_ID")) or None,
+            "product_name": to_str(row.get("PRODUCT_NAME")),
+            "price": to_decimal(row.get("PRICE")),
+            "quantity": _quantity(row.get("QUANTITY")),
+        }
+        for row in _listed(result)
+        if to_int(row.get("ID"))
+    ]
+
+
+def _activity_bindings(activity_id: int, result: Any) -> list[dict]:
+    return [
+        {
+            "activity_id": activity_id,
+            "entity_type_id": to_int0(row.get("entityTypeId")),
+            "entity_id": to_int0(row.get("entityId")),
+        }
+        for row in _listed(result)
+        if to_int(row.get("entityTypeId")) and to_int(row.get("entityId"))
+    ]
+
+
+DEAL_PRODUCT_ROWS = DetailSpec(
+    key="deal_product_row",
+    model=mirror.DealProductRow,
+    method="crm.deal.productrows.get",
+    param="id",
+    parent_field="deal_id",
+    to_rows=_deal_product_rows,
+    unique_fields=("id",),
+)
+ACTIVITY_BINDINGS = DetailSpec(
+    key="activity_binding",
+    model=mirror.ActivityBinding,
+    method="crm.activity.binding.list",
+    param="activityId",
+    parent_field="activity_id",
+    to_rows=_activity_bindings,
+    unique_fields=("activity_id", "entity_type_id", "entity_id"),
+)
+
+
 def _product(row: dict) -> dict:
     return {"name": to_str(row.get("NAME")), "section_id": to_int(row.get("SECTION_ID"))}
 
@@ -256,6 +337,7 @@ DEAL = EntitySpec(
     ),
     to_row=_deal,
     events=("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"),
+    details=(DEAL_PRODUCT_ROWS,),
 )
 LEAD = EntitySpec(
     key="lead",
@@ -301,6 +383,7 @@ ACTIVITY = EntitySpec(
     to_row=_activity,
     modified_field="LAST_UPDATED",
     events=("ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE"),
+    details=(ACTIVITY_BINDINGS,),
 )
 INVOICE = EntitySpec(
     key="invoice",
