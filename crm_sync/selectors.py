@@ -203,3 +203,36 @@ def status_enum_values(field_name: str) -> dict[int, dict[str, str]]:
                 str(item.get("xml_id")): str(item.get("id")) for item in items or []
             }
     return values
+
+
+def activities_bound_to(*, entity_type_id: int, entity_ids):
+    """Activities shown on these records through any binding, not only as their owner: a call
+    logged on a deal that reached a contact is the contact's activity too. One join, no loop."""
+    from crm_sync.models import Activity, ActivityBinding
+
+    bound = ActivityBinding.objects.filter(
+        entity_type_id=entity_type_id, entity_id__in=entity_ids
+    ).values("activity_id")
+    return Activity.objects.filter(id__in=bound)
+
+
+def activity_bindings(*, activity_ids) -> dict[int, list[tuple[int, int]]]:
+    """{activity id: [(entity type id, entity id), …]} for these activities, the owner included."""
+    from crm_sync.models import ActivityBinding
+
+    bindings: dict[int, list[tuple[int, int]]] = {}
+    rows = (
+        ActivityBinding.objects.filter(activity_id__in=activity_ids)
+        .order_by("activity_id", "entity_type_id", "entity_id")
+        .values_list("activity_id", "entity_type_id", "entity_id")
+    )
+    for activity_id, entity_type_id, entity_id in rows:
+        bindings.setdefault(activity_id, []).append((entity_type_id, entity_id))
+    return bindings
+
+
+def deal_product_rows(*, deal_ids):
+    """Product rows of these deals, in Bitrix24 row order."""
+    from crm_sync.models import DealProductRow
+
+    return DealProductRow.objects.filter(deal_id__in=deal_ids).order_by("deal_id", "id")

@@ -1,0 +1,87 @@
+"""Deal product rows and activity bindings: mirrored with their record, kept current by events."""
+
+import pytest
+
+from crm_sync.models import ActivityBinding, DealProductRow
+from crm_sync.selectors import activities_bound_to, activity_bindings, deal_product_rows
+from crm_sync.sync.entities import BY_KEY
+from tests.conftest import in_portal, wait_until
+from tests.integration.mirror import differences
+
+
+@pytest.mark.django_db(transaction=True)
+def test_product_rows_and_bindings_follow_their_record(synced_sandbox):
+    sandbox, portal = synced_sandbox()
+
+    with in_portal(portal):
+        # A call logged on a deal is bound to the client it reached as well as to the deal.
+        bound_twice = next(
+            (activity, pairs)
+            for activity, pairs in activity_bindings(
+                activity_ids=ActivityBinding.objects.filter(entity_type_id=2).values("activity_id")
+            ).items()
+            if len(pairs) == 2
+        )
+        activity_id, pairs = bound_twice
+        client_type, client_id = next(pair for pair in pairs if pair[0] in (3, 4))
+        assert activity_id in set(
+            activities_bound_to(entity_type_id=client_type, entity_ids=[client_id]).values_list(
+                "id", flat=True
+            )
+        )
+        deal_id = DealProductRow.objects.values_list("deal_id", flat=True).first()
+        assert deal_product_rows(deal_ids=[deal_id]).exists()
+
+    other_company = 1 if (client_type, client_id) != (4, 1) else 2
+    sandbox.hook(
+        "crm.activity.binding.add",
+        {"activityId": activity_id, "entityTypeId": 4, "entityId": other_company},
+    )
+    sandbox.hook(
+        "crm.deal.productrows.set",
+        {
+            "id": deal_id,
+            "rows": [
+                {"PRODUCT_ID": 3, "PRODUCT_NAME": "Row one", "PRICE": 1200, "QUANTITY": 2},
+                {"PRODUCT_ID": 4, "PRODUCT_NAME": "Row two", "PRICE": 99.5, "QUANTITY": 1},
+            ],
+        },
+    )
+
+    def changed():
+        with in_portal(portal):
+            names = set(
+                deal_product_rows(deal_ids=[deal_id]).values_list("product_name", flat=True)
+            )
+            return names == {"Row one", "Row two"} and (4, other_company) in activity_bindings(
+                activity_ids=[activity_id]
+            ).get(activity_id, [])
+
+    wait_until(changed, timeout=20, what="the events to bring the new rows and binding")
+
+    sandbox.hook(
+        "crm.activity.binding.delete",
+        {"activityId": activity_id, "entityTypeId": 4, "entityId": other_company},
+    )
+    sandbox.hook("crm.deal.productrows.set", {"id": deal_id, "rows": []})
+
+    def emptied():
+        with in_portal(portal):
+            return not deal_product_rows(deal_ids=[deal_id]).exists() and activity_bindings(
+                activity_ids=[activity_id]
+            )[activity_id] == sorted(pairs)
+
+    wait_until(emptied, timeout=20, what="the events to remove the rows and binding")
+
+    sandbox.hook("crm.activity.delete", {"id": activity_id})
+    sandbox.hook("crm.deal.delete", {"id": deal_id})
+
+    def gone():
+        with in_portal(portal):
+            return not (
+                ActivityBinding.objects.filter(activity_id=activity_id).exists()
+                or DealProductRow.objects.filter(deal_id=deal_id).exists()
+            )
+
+    wait_until(gone, timeout=20, what="the bindings and rows to go with their record")
+    assert differences(portal, sandbox, specs=[BY_KEY["deal"], BY_KEY["activity"]]) == []
