@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
@@ -258,21 +259,33 @@ def _details_found(spec: EntitySpec, ids, results: dict, errors: dict) -> Detail
     return found
 
 
-def details_read(client: BitrixClient, spec: EntitySpec, ids: list[int]) -> Details:
+def details_read(
+    client: BitrixClient, spec: EntitySpec, rows: list[dict], *, full: bool = False
+) -> Details:
     """Read the detail rows (product rows, bindings) of these records, 50 records to a batch
-    request: the platform has no method that lists them across records."""
-    if not spec.details or not ids:
+    request: the platform has no method that lists them across records. A full sync takes the
+    rows a record implies (DetailSpec.implied) without asking."""
+    if not spec.details or not rows:
         return {}
-    results, errors = _batched(client, _detail_commands(spec, ids))
-    return _details_found(spec, ids, results, errors)
+    found: Details = {}
+    for detail in spec.details:
+        one = replace(spec, details=(detail,))
+        implied: dict[int, list[dict]] = {}
+        asked: list[int] = []
+        for row in rows:
+            record_id = int(row[spec.row_id_field])
+            known = detail.implied(row) if full and detail.implied else None
+            if known is None:
+                asked.append(record_id)
+            else:
+                implied[record_id] = known
+        results, errors = _batched(client, _detail_commands(one, asked)) if asked else ({}, {})
+        found[detail] = {**implied, **_details_found(one, asked, results, errors)[detail]}
+    return found
 
 
 def details_write(found: Details) -> int:
     return sum(details_replace(detail, rows) for detail, rows in found.items())
-
-
-def _record_ids(spec: EntitySpec, rows: list[dict]) -> list[int]:
-    return sorted({int(row[spec.row_id_field]) for row in rows})
 
 
 # --- full export ------------------------------------------------------------------------------
@@ -341,7 +354,7 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
         # Detail reads share the client with the export, so they do not overlap with a prefetch.
         for rows in pages if spec.details else _prefetched(pages):
             last_id = max(int(row[spec.row_id_field]) for row in rows)
-            details = details_read(client, spec, _record_ids(spec, rows))
+            details = details_read(client, spec, rows, full=True)
             with transaction.atomic():
                 written = mirror_upsert(spec, rows)
                 details_write(details)
@@ -404,7 +417,7 @@ def sweep(client: BitrixClient, run: SyncRun, *, now: datetime | None = None) ->
         since = (state.swept_until or now - timedelta(days=3650)) - SWEEP_OVERLAP
         flt = {f">={spec.modified_field}": since.isoformat()}
         for rows in _export(client, spec, after_id=0, filter=flt):
-            details = details_read(client, spec, _record_ids(spec, rows))
+            details = details_read(client, spec, rows)
             with transaction.atomic():
                 written += mirror_upsert(spec, rows)
                 details_write(details)

@@ -43,6 +43,8 @@ class DetailSpec:
     parent_field: str  # the model's column that holds the record's id
     to_rows: Callable[[int, Any], list[dict]]
     unique_fields: tuple[str, ...]  # the upsert's conflict target
+    # For a full sync only: the rows a record's own fields already tell (None: ask Bitrix24).
+    implied: Callable[[dict], list[dict] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,25 @@ def _activity_bindings(activity_id: int, result: Any) -> list[dict]:
     ]
 
 
+def _owner_binding_only(row: dict) -> list[dict] | None:
+    """Bitrix24 binds a new activity to its owner and to the records of its communications.
+    For a contact's or company's own activity these are the owner itself, so a full sync takes
+    the owner as its only binding instead of asking (a million activities would cost 20,000
+    requests); activities of deals, leads and the like are asked. A binding added later moves
+    LAST_UPDATED, so events and the sweep re-read every changed activity's bindings in full."""
+    owner_type = to_int0(row.get("OWNER_TYPE_ID"))
+    if owner_type not in (3, 4):
+        return None
+    activity_id = int(row["ID"])
+    return [
+        {
+            "activity_id": activity_id,
+            "entity_type_id": owner_type,
+            "entity_id": to_int0(row.get("OWNER_ID")),
+        }
+    ]
+
+
 DEAL_PRODUCT_ROWS = DetailSpec(
     key="deal_product_row",
     model=mirror.DealProductRow,
@@ -265,6 +286,7 @@ ACTIVITY_BINDINGS = DetailSpec(
     parent_field="activity_id",
     to_rows=_activity_bindings,
     unique_fields=("activity_id", "entity_type_id", "entity_id"),
+    implied=_owner_binding_only,
 )
 
 

@@ -201,4 +201,4 @@ def test_two_thousand_changes_with_faulty_events_then_one_sweep(
     with in_portal(portal):
         sync_run_execute(portal=portal, run=SyncRun.objects.create(kind="sweep"))
 
-    assert differences(portal, sandbox) == []
+    assert differences(portal, sandbox, details=True) == []

@@ -84,4 +84,4 @@ def test_product_rows_and_bindings_follow_their_record(synced_sandbox):
             )
 
     wait_until(gone, timeout=20, what="the bindings and rows to go with their record")
-    assert differences(portal, sandbox, specs=[BY_KEY["deal"], BY_KEY["activity"]]) == []
+    assert differences(portal, sandbox, [BY_KEY["deal"], BY_KEY["activity"]], details=True) == []
