@@ -190,7 +190,8 @@ class Lead(MirrorModel):
 class Activity(MirrorModel):
     """A call, e-mail, meeting, to-do … with its primary owner (OWNER_TYPE_ID, OWNER_ID).
 
-    Every CRM record the activity is bound to, the owner included, is in ActivityBinding.
+    Every CRM record the activity is bound to, the owner included, is in ActivityBinding (after
+    the first full sync only the owner, until the details backfill has read the rest).
     """
 
     owner_type_id = models.PositiveSmallIntegerField(default=0)
@@ -281,7 +282,8 @@ class Product(MirrorModel):
 
 class DealProductRow(MirrorModel):
     """A product row of a deal (crm.deal.productrows.get), keyed by the row's Bitrix24 id. A deal's
-    rows are replaced whole whenever the deal is re-read; they go when the deal goes."""
+    rows are replaced whole whenever the deal is re-read (events, sweep) and by the details
+    backfill after the first full sync, which does not read them; they go when the deal goes."""
 
     deal_id = models.BigIntegerField(db_index=True)
     product_id = models.BigIntegerField(null=True, blank=True, db_index=True)
@@ -302,6 +304,12 @@ class SyncState(models.Model):
     full_finished_at = models.DateTimeField(null=True, blank=True)
     swept_until = models.DateTimeField(null=True, blank=True)  # DATE_MODIFY watermark
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # The details backfill (crm_sync.sync.backfill): detail rows a full sync leaves unread (a
+    # deal's product rows, the bindings of an activity not owned by a client) are read after it,
+    # in id order; this is the last record id whose details are stored.
+    details_after_id = models.BigIntegerField(default=0)
+    details_done = models.BooleanField(default=False)
+    details_finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

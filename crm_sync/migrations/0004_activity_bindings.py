@@ -4,15 +4,6 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
-def reread_deals_and_activities(apps, schema_editor):
-    """Product rows and bindings are read with their deal or activity: make the next sweep
-    re-read every deal and activity once, so a mirror synced before this has them too."""
-    SyncState = apps.get_model("crm_sync", "SyncState")
-    SyncState.objects.filter(entity__in=["deal", "activity"], full_done=True).update(
-        swept_until=None
-    )
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -34,5 +25,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('activity_id', 'entity_type_id', 'entity_id'), name='activity_binding_unique')],
             },
         ),
-        migrations.RunPython(reread_deals_and_activities, migrations.RunPython.noop),
     ]

@@ -13,7 +13,6 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, transaction
@@ -263,25 +262,24 @@ def details_read(
     client: BitrixClient, spec: EntitySpec, rows: list[dict], *, full: bool = False
 ) -> Details:
     """Read the detail rows (product rows, bindings) of these records, 50 records to a batch
-    request: the platform has no method that lists them across records. A full sync takes the
-    rows a record implies (DetailSpec.implied) without asking."""
+    request: the platform has no method that lists them across records.
+
+    A full sync asks nothing: it takes the rows a record implies (DetailSpec.implied, e.g. an
+    activity's owner) and leaves the rest to the details backfill, so the first sync costs what
+    the records alone cost."""
     if not spec.details or not rows:
         return {}
-    found: Details = {}
-    for detail in spec.details:
-        one = replace(spec, details=(detail,))
-        implied: dict[int, list[dict]] = {}
-        asked: list[int] = []
-        for row in rows:
-            record_id = int(row[spec.row_id_field])
-            known = detail.implied(row) if full and detail.implied else None
-            if known is None:
-                asked.append(record_id)
-            else:
-                implied[record_id] = known
-        results, errors = _batched(client, _detail_commands(one, asked)) if asked else ({}, {})
-        found[detail] = {**implied, **_details_found(one, asked, results, errors)[detail]}
-    return found
+    if full:
+        found: Details = {}
+        for detail in spec.details:
+            if detail.implied is None:
+                continue
+            implied = {int(row[spec.row_id_field]): detail.implied(row) for row in rows}
+            found[detail] = {key: value for key, value in implied.items() if value is not None}
+        return found
+    ids = sorted({int(row[spec.row_id_field]) for row in rows})
+    results, errors = _batched(client, _detail_commands(spec, ids))
+    return _details_found(spec, ids, results, errors)
 
 
 def details_write(found: Details) -> int:
@@ -347,12 +345,17 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
     for spec in pending:
         state = _state(spec.key)
         if state.full_started_at is None:
-            SyncState.objects.filter(pk=state.pk).update(full_started_at=timezone.now())
+            # Details read before this export may be stale: the backfill reads them all again.
+            SyncState.objects.filter(pk=state.pk).update(
+                full_started_at=timezone.now(),
+                details_after_id=0,
+                details_done=False,
+                details_finished_at=None,
+            )
         elif state.full_after_id:
             _note_resume(run, spec.key, state.full_after_id)
-        pages = _export(client, spec, after_id=state.full_after_id)
-        # Detail reads share the client with the export, so they do not overlap with a prefetch.
-        for rows in pages if spec.details else _prefetched(pages):
+        # Details are not asked for here (see details_read), so every export can prefetch.
+        for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
             last_id = max(int(row[spec.row_id_field]) for row in rows)
             details = details_read(client, spec, rows, full=True)
             with transaction.atomic():

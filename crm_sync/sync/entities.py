@@ -34,6 +34,10 @@ class DetailSpec:
 
     `method` is called with `{param: record id}`, 50 records to a batch request; `to_rows` turns
     one answer into model field values. A record's rows are replaced whole on every re-read.
+
+    A full sync reads none of them: it stores what the record itself tells (`implied`, or
+    nothing), and the details backfill (crm_sync.sync.backfill) reads the rest afterwards, for
+    the records `backfill` selects (a Q over the record's model; None: every record).
     """
 
     key: str
@@ -43,8 +47,9 @@ class DetailSpec:
     parent_field: str  # the model's column that holds the record's id
     to_rows: Callable[[int, Any], list[dict]]
     unique_fields: tuple[str, ...]  # the upsert's conflict target
-    # For a full sync only: the rows a record's own fields already tell (None: ask Bitrix24).
+    # For a full sync: the rows a record's own fields already tell (None: store nothing).
     implied: Callable[[dict], list[dict] | None] | None = None
+    backfill: models.Q | None = None
 
 
 @dataclass(frozen=True)
@@ -250,23 +255,18 @@ def _activity_bindings(activity_id: int, result: Any) -> list[dict]:
     ]
 
 
-def _owner_binding_only(row: dict) -> list[dict] | None:
-    """Bitrix24 binds a new activity to its owner and to the records of its communications.
-    For a contact's or company's own activity these are the owner itself, so a full sync takes
-    the owner as its only binding instead of asking (a million activities would cost 20,000
-    requests); activities of deals, leads and the like are asked. A binding added later moves
-    LAST_UPDATED, so events and the sweep re-read every changed activity's bindings in full."""
+def _owner_binding(row: dict) -> list[dict] | None:
+    """The binding an activity row tells by itself: its owner. A full sync stores only this, so
+    the first sync costs no request per activity; Bitrix24 binds a new activity to its owner and
+    its communications' records, which for a contact's or company's own activity is the owner
+    itself, so the details backfill reads crm.activity.binding.list only for the others (deals',
+    leads'...). A binding added later moves LAST_UPDATED, so events and the sweep re-read every
+    changed activity's bindings in full."""
     owner_type = to_int0(row.get("OWNER_TYPE_ID"))
-    if owner_type not in (3, 4):
+    owner_id = to_int0(row.get("OWNER_ID"))
+    if not owner_type or not owner_id:
         return None
-    activity_id = int(row["ID"])
-    return [
-        {
-            "activity_id": activity_id,
-            "entity_type_id": owner_type,
-            "entity_id": to_int0(row.get("OWNER_ID")),
-        }
-    ]
+    return [{"activity_id": int(row["ID"]), "entity_type_id": owner_type, "entity_id": owner_id}]
 
 
 DEAL_PRODUCT_ROWS = DetailSpec(
@@ -286,7 +286,8 @@ ACTIVITY_BINDINGS = DetailSpec(
     parent_field="activity_id",
     to_rows=_activity_bindings,
     unique_fields=("activity_id", "entity_type_id", "entity_id"),
-    implied=_owner_binding_only,
+    implied=_owner_binding,
+    backfill=~models.Q(owner_type_id__in=(3, 4)),
 )
 
 
