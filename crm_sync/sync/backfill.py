@@ -97,20 +97,26 @@ def details_backfill(
                 break
             asked_at = timezone.now()
             results, errors = _batched(client, _detail_commands(spec, ids))
-            result.records += _store(spec, ids, results, errors, asked_at, state.pk)
+            stored = _store(spec, ids, results, errors, asked_at, state.pk)
+            if stored is None:  # a new full export began meanwhile: it starts the backfill over
+                break
+            result.records += stored
             after_id = ids[-1]
     result.requests = client.requests_sent - started
     result.done = not details_backfill_pending(including_unsynced=True)
     return result
 
 
-def _store(spec: EntitySpec, ids: list[int], results, errors, asked_at, state_pk: int) -> int:
+def _store(
+    spec: EntitySpec, ids: list[int], results, errors, asked_at, state_pk: int
+) -> int | None:
     """Store one batch's rows and move the checkpoint past it, together.
 
     A retryable error fails the batch (nothing stored, the checkpoint stays). A record the portal
     answered with an error for (deleted, not visible to us) keeps what the mirror has: its own
     deletion arrives by event or reconciliation. A record re-read by an event or the sweep after
-    the batch was asked already has newer rows and is left alone."""
+    the batch was asked already has newer rows and is left alone. None: the entity's full export
+    was started again meanwhile (its checkpoint was reset), so nothing is stored."""
     for error in errors.values():
         if error.retryable:
             raise error
@@ -131,7 +137,12 @@ def _store(spec: EntitySpec, ids: list[int], results, errors, asked_at, state_pk
                     rows[record_id] = detail.to_rows(record_id, results.get(key))
             details_replace(detail, rows)
             stored = max(stored, len(rows))
-        SyncState.objects.filter(entity=spec.key, pk=state_pk).update(details_after_id=ids[-1])
+        moved = SyncState.objects.filter(pk=state_pk, full_done=True, details_done=False).update(
+            details_after_id=ids[-1]
+        )
+        if not moved:
+            transaction.set_rollback(True)
+            return None
     return stored
 
 
