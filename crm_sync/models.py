@@ -188,11 +188,10 @@ class Lead(MirrorModel):
 
 
 class Activity(MirrorModel):
-    """A call, e-mail, meeting, to-do … of its primary owner (OWNER_TYPE_ID, OWNER_ID).
+    """A call, e-mail, meeting, to-do … with its primary owner (OWNER_TYPE_ID, OWNER_ID).
 
-    Bitrix24 lists only the primary owner; other bindings need one call per activity
-    (crm.activity.binding.list), so client activity is aggregated through the owner's links
-    (deal → company/contact, contact → company) instead.
+    Every CRM record the activity is bound to, the owner included, is in ActivityBinding (after
+    the first full sync only the owner, until the details backfill has read the rest).
     """
 
     owner_type_id = models.PositiveSmallIntegerField(default=0)
@@ -214,6 +213,34 @@ class Activity(MirrorModel):
 
     class Meta:
         indexes = [models.Index(fields=["owner_type_id", "owner_id"], name="activity_owner_idx")]
+
+
+class ActivityBinding(models.Model):
+    """One CRM record an activity shows on (crm.activity.binding.list): the owner and any other.
+
+    An activity on a deal is usually bound to the client it reached as well, so "activities of a
+    client" is a join through this table, not a look at the owner alone. Rows of an activity are
+    replaced whole whenever the activity is re-read; they go when the activity goes.
+    """
+
+    activity_id = models.BigIntegerField()
+    entity_type_id = models.PositiveSmallIntegerField()  # 1 lead 2 deal 3 contact 4 company 31 …
+    entity_id = models.BigIntegerField()
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity_id", "entity_type_id", "entity_id"],
+                name="activity_binding_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["entity_type_id", "entity_id"], name="activity_binding_entity_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"activity {self.activity_id} → {self.entity_type_id}:{self.entity_id}"
 
 
 class SmartInvoice(MirrorModel):
@@ -254,6 +281,10 @@ class Product(MirrorModel):
 
 
 class DealProductRow(MirrorModel):
+    """A product row of a deal (crm.deal.productrows.get), keyed by the row's Bitrix24 id. A deal's
+    rows are replaced whole whenever the deal is re-read (events, sweep) and by the details
+    backfill after the first full sync, which does not read them; they go when the deal goes."""
+
     deal_id = models.BigIntegerField(db_index=True)
     product_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     product_name = models.CharField(max_length=255, blank=True, default="")
@@ -273,6 +304,12 @@ class SyncState(models.Model):
     full_finished_at = models.DateTimeField(null=True, blank=True)
     swept_until = models.DateTimeField(null=True, blank=True)  # DATE_MODIFY watermark
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # The details backfill (crm_sync.sync.backfill): detail rows a full sync leaves unread (a
+    # deal's product rows, the bindings of an activity not owned by a client) are read after it,
+    # in id order; this is the last record id whose details are stored.
+    details_after_id = models.BigIntegerField(default=0)
+    details_done = models.BooleanField(default=False)
+    details_finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

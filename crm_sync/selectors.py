@@ -36,6 +36,9 @@ class EntityProgress:
     records_done: int
     records_total: int | None
     swept_until: datetime | None
+    # Records whose details (product rows, bindings) the backfill has still to read after the
+    # full sync; None where the entity has none or its full export is not done.
+    details_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,18 +58,22 @@ class SyncStatus:
             eta = f", about {int(self.eta_seconds)}s left" if self.eta_seconds else ""
             return f"{run.get_kind_display()} sync running: {run.records_done}/{total}{eta}."
         finished = f"{run.finished_at:%Y-%m-%d %H:%M}"
-        return f"Last {run.get_kind_display().lower()} sync finished at {finished} UTC."
+        left = sum(entity.details_left or 0 for entity in self.entities)
+        backfill = f" Details backfill: {left} records left." if left else ""
+        return f"Last {run.get_kind_display().lower()} sync finished at {finished} UTC.{backfill}"
 
 
 def sync_status() -> SyncStatus:
     """Where the portal's mirror stands: the running or last run and per-entity counts."""
     from crm_sync.models import SyncRun, SyncState
+    from crm_sync.sync.backfill import details_remaining
     from crm_sync.sync.engine import eta_seconds
     from crm_sync.sync.entities import MIRRORED
 
     running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("-created_at").first()
     last = SyncRun.objects.filter(status=SyncRun.Status.DONE).order_by("-finished_at").first()
     states = {state.entity: state for state in SyncState.objects.all()}
+    details_left = details_remaining()
     entities = []
     for spec in MIRRORED:
         state = states.get(spec.key)
@@ -78,6 +85,7 @@ def sync_status() -> SyncStatus:
                 records_done=state.records_done if state else 0,
                 records_total=state.records_total if state else None,
                 swept_until=state.swept_until if state else None,
+                details_left=details_left.get(spec.key),
             )
         )
     return SyncStatus(running, last, eta_seconds(running) if running else None, entities)
@@ -203,3 +211,36 @@ def status_enum_values(field_name: str) -> dict[int, dict[str, str]]:
                 str(item.get("xml_id")): str(item.get("id")) for item in items or []
             }
     return values
+
+
+def activities_bound_to(*, entity_type_id: int, entity_ids):
+    """Activities shown on these records through any binding, not only as their owner: a call
+    logged on a deal that reached a contact is the contact's activity too. One join, no loop."""
+    from crm_sync.models import Activity, ActivityBinding
+
+    bound = ActivityBinding.objects.filter(
+        entity_type_id=entity_type_id, entity_id__in=entity_ids
+    ).values("activity_id")
+    return Activity.objects.filter(id__in=bound)
+
+
+def activity_bindings(*, activity_ids) -> dict[int, list[tuple[int, int]]]:
+    """{activity id: [(entity type id, entity id), …]} for these activities, the owner included."""
+    from crm_sync.models import ActivityBinding
+
+    bindings: dict[int, list[tuple[int, int]]] = {}
+    rows = (
+        ActivityBinding.objects.filter(activity_id__in=activity_ids)
+        .order_by("activity_id", "entity_type_id", "entity_id")
+        .values_list("activity_id", "entity_type_id", "entity_id")
+    )
+    for activity_id, entity_type_id, entity_id in rows:
+        bindings.setdefault(activity_id, []).append((entity_type_id, entity_id))
+    return bindings
+
+
+def deal_product_rows(*, deal_ids):
+    """Product rows of these deals, in Bitrix24 row order."""
+    from crm_sync.models import DealProductRow
+
+    return DealProductRow.objects.filter(deal_id__in=deal_ids).order_by("deal_id", "id")

@@ -179,6 +179,11 @@ OWN_TABLES: dict[str, TableNote | None] = {
         "business",
         "mirror",
     ),
+    "crm_sync.ActivityBinding": TableNote(
+        _("Which CRM records (clients, deals, leads) each activity is bound to."),
+        "business",
+        "mirror",
+    ),
     "assistants.AssistantSettings": TableNote(
         _("Your assistant settings, every version kept with who changed it."),
         "technical",

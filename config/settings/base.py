@@ -316,6 +316,10 @@ BITRIX_MAX_ATTEMPTS = env.int("BITRIX_MAX_ATTEMPTS", default=8)
 # A full sync that has written nothing for this long, and whose worker holds no lock on it, is
 # sent again by the periodic crm_sync.sync_resume job (a killed worker's run resumes in a minute).
 KEEPWARM_SYNC_STALL_SECONDS = env.int("KEEPWARM_SYNC_STALL_SECONDS", default=60)
+# The details backfill (product rows, activity bindings the first full sync leaves unread) runs
+# every minute as a periodic job and sends at most this many batch requests per run (about 30 s
+# of the standard plan's 2 requests/s), so events and sweeps get the portal between its runs.
+KEEPWARM_BACKFILL_REQUESTS_PER_RUN = env.int("KEEPWARM_BACKFILL_REQUESTS_PER_RUN", default=60)
 # Stop calling a method when its 10-minute operating time reaches this share of the limit.
 BITRIX_OPERATING_LIMIT_SECONDS = env.float("BITRIX_OPERATING_LIMIT_SECONDS", default=480.0)
 BITRIX_OPERATING_SAFETY = env.float("BITRIX_OPERATING_SAFETY", default=0.9)

@@ -202,6 +202,43 @@ method_declare(
 
 method_declare(
     MethodSpec(
+        name="crm.activity.binding.list",
+        scope="crm",
+        access="read",
+        purpose=_(
+            "Mirrors every CRM record an activity is bound to (a deal's call also shows on the "
+            "client it reached), one activity at a time, so a client's last contact counts all "
+            "of them."
+        ),
+        feature=SYNC,
+        params=("activityId",),
+        fields=("entityTypeId", "entityId"),
+        field_params=(),
+        stored_in="crm_sync_activitybinding",
+        classification="business",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.deal.productrows.get",
+        scope="crm",
+        access="read",
+        purpose=_(
+            "Mirrors the product rows of deals (product, price, quantity), one deal at a time, "
+            "for lifetime value and repeat purchases by product."
+        ),
+        feature=SYNC,
+        params=("id",),
+        fields=("ID", "PRODUCT_ID", "PRODUCT_NAME", "PRICE", "QUANTITY"),
+        field_params=(),
+        stored_in="crm_sync_dealproductrow",
+        classification="business",
+    )
+)
+
+method_declare(
+    MethodSpec(
         name="crm.lead.list",
         scope="crm",
         access="read",

@@ -20,11 +20,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
+from crm_sync.bitrix.errors import BitrixError
 from crm_sync.bitrix.export import PAGE, export_pages
 from crm_sync.models import Category, Stage, SyncRun, SyncState, UserFieldDefinition
 from crm_sync.sync.convert import to_bool, to_int, to_int0, to_str
-from crm_sync.sync.entities import BY_KEY, MIRRORED, EntitySpec
+from crm_sync.sync.entities import BY_KEY, MIRRORED, DetailSpec, EntitySpec
 from crm_sync.sync.upsert import (
+    details_replace,
     invoice_semantics_refresh,
     mirror_delete,
     mirror_delete_missing,
@@ -204,6 +206,86 @@ def small_entity_sync(client: BitrixClient, spec: EntitySpec) -> int:
     return written
 
 
+# --- details: rows read one record at a time ---------------------------------------------------
+
+Details = dict[DetailSpec, dict[int, list[dict]]]
+Command = tuple[str, dict]
+
+
+def _batched(
+    client: BitrixClient, commands: dict[str, Command], *, leading: dict[str, Command] | None = None
+) -> tuple[dict[str, object], dict[str, BitrixError]]:
+    """Send commands 50 to a batch request, `leading` ones first (they fill the first batch and
+    the rest ride in its free slots); returns every command's result and error by key."""
+    leading = leading or {}
+    queue = list(commands.items())
+    first = dict(queue[: MAX_BATCH - len(leading)])
+    chunks = [{**leading, **first}] + [
+        dict(queue[index : index + MAX_BATCH]) for index in range(len(first), len(queue), MAX_BATCH)
+    ]
+    results: dict[str, object] = {}
+    errors: dict[str, BitrixError] = {}
+    for chunk in chunks:
+        if chunk:
+            answer = client.batch(chunk)
+            results.update(answer.results)
+            errors.update(answer.errors)
+    return results, errors
+
+
+def _detail_commands(spec: EntitySpec, ids) -> dict[str, Command]:
+    return {
+        f"{detail.key}_{record_id}": (detail.method, {detail.param: record_id})
+        for detail in spec.details
+        for record_id in sorted(set(ids))
+    }
+
+
+def _details_found(spec: EntitySpec, ids, results: dict, errors: dict) -> Details:
+    """A record the portal no longer has (or no longer shows us) has no rows; its own deletion
+    arrives by event or reconciliation. A retryable error fails the whole read, so nothing is
+    half-written."""
+    found: Details = {}
+    for detail in spec.details:
+        rows: dict[int, list[dict]] = {}
+        for record_id in sorted(set(ids)):
+            key = f"{detail.key}_{record_id}"
+            error = errors.get(key)
+            if error is not None and error.retryable:
+                raise error
+            rows[record_id] = detail.to_rows(record_id, None if error else results.get(key))
+        found[detail] = rows
+    return found
+
+
+def details_read(
+    client: BitrixClient, spec: EntitySpec, rows: list[dict], *, full: bool = False
+) -> Details:
+    """Read the detail rows (product rows, bindings) of these records, 50 records to a batch
+    request: the platform has no method that lists them across records.
+
+    A full sync asks nothing: it takes the rows a record implies (DetailSpec.implied, e.g. an
+    activity's owner) and leaves the rest to the details backfill, so the first sync costs what
+    the records alone cost."""
+    if not spec.details or not rows:
+        return {}
+    if full:
+        found: Details = {}
+        for detail in spec.details:
+            if detail.implied is None:
+                continue
+            implied = {int(row[spec.row_id_field]): detail.implied(row) for row in rows}
+            found[detail] = {key: value for key, value in implied.items() if value is not None}
+        return found
+    ids = sorted({int(row[spec.row_id_field]) for row in rows})
+    results, errors = _batched(client, _detail_commands(spec, ids))
+    return _details_found(spec, ids, results, errors)
+
+
+def details_write(found: Details) -> int:
+    return sum(details_replace(detail, rows) for detail, rows in found.items())
+
+
 # --- full export ------------------------------------------------------------------------------
 
 
@@ -263,13 +345,22 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
     for spec in pending:
         state = _state(spec.key)
         if state.full_started_at is None:
-            SyncState.objects.filter(pk=state.pk).update(full_started_at=timezone.now())
+            # Details read before this export may be stale: the backfill reads them all again.
+            SyncState.objects.filter(pk=state.pk).update(
+                full_started_at=timezone.now(),
+                details_after_id=0,
+                details_done=False,
+                details_finished_at=None,
+            )
         elif state.full_after_id:
             _note_resume(run, spec.key, state.full_after_id)
+        # Details are not asked for here (see details_read), so every export can prefetch.
         for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
             last_id = max(int(row[spec.row_id_field]) for row in rows)
+            details = details_read(client, spec, rows, full=True)
             with transaction.atomic():
                 written = mirror_upsert(spec, rows)
+                details_write(details)
                 if spec.key == "invoice":
                     invoice_semantics_refresh()
                 SyncState.objects.filter(pk=state.pk).update(
@@ -329,8 +420,10 @@ def sweep(client: BitrixClient, run: SyncRun, *, now: datetime | None = None) ->
         since = (state.swept_until or now - timedelta(days=3650)) - SWEEP_OVERLAP
         flt = {f">={spec.modified_field}": since.isoformat()}
         for rows in _export(client, spec, after_id=0, filter=flt):
+            details = details_read(client, spec, rows)
             with transaction.atomic():
                 written += mirror_upsert(spec, rows)
+                details_write(details)
                 if spec.key == "invoice":
                     invoice_semantics_refresh()
         SyncState.objects.filter(pk=state.pk).update(swept_until=now)
@@ -372,12 +465,18 @@ def reconcile(client: BitrixClient, run: SyncRun, *, specs: list[EntitySpec] | N
 
 def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tuple[int, int]:
     """Re-read records named by events (any mix of entities, up to 2,500 ids in one request):
-    upsert those the portal still lists, delete those it does not."""
-    commands: dict[str, tuple[str, dict]] = {}
+    upsert those the portal still lists, delete those it does not.
+
+    Detail reads (a deal's product rows, an activity's bindings: one command per record) fill
+    the free slots of the same batch request, and further requests only when they do not fit.
+    """
+    commands: dict[str, Command] = {}
     asked: dict[str, tuple[str, list[int]]] = {}
+    details: dict[str, Command] = {}
     for spec_key, ids in pending.items():
         spec = BY_KEY[spec_key]
         ids = sorted(set(ids))
+        details.update(_detail_commands(spec, ids))
         for index in range(0, len(ids), PAGE):
             part = ids[index : index + PAGE]
             key = f"{spec_key}{index}"
@@ -393,18 +492,19 @@ def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tupl
             )
     if len(commands) > MAX_BATCH:
         raise ValueError("records_refresh takes at most 50 pages of ids at a time")
-    answer = client.batch(commands)
+    results, errors = _batched(client, details, leading=commands)
     found: dict[str, list[dict]] = {key: [] for key in pending}
     for key, (spec_key, _) in asked.items():
-        if key in answer.errors:
-            raise answer.errors[key]
-        found[spec_key].extend(_unwrap(answer.results.get(key), BY_KEY[spec_key].wrapper))
+        if key in errors:
+            raise errors[key]
+        found[spec_key].extend(_unwrap(results.get(key), BY_KEY[spec_key].wrapper))
     written = deleted = 0
     with transaction.atomic():
         for spec_key, rows in found.items():
             spec = BY_KEY[spec_key]
             present = {int(row[spec.row_id_field]) for row in rows}
             written += mirror_upsert(spec, rows)
+            details_write(_details_found(spec, present, results, errors))
             gone = [i for i in set(pending[spec_key]) if i not in present]
             deleted += mirror_delete(spec, gone)
             if spec_key == "invoice":

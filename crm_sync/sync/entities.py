@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import models
@@ -27,6 +28,31 @@ from crm_sync.sync.convert import (
 
 
 @dataclass(frozen=True)
+class DetailSpec:
+    """Rows that belong to one record and are read one record at a time, because no list method
+    returns them across records (a deal's product rows, an activity's bindings).
+
+    `method` is called with `{param: record id}`, 50 records to a batch request; `to_rows` turns
+    one answer into model field values. A record's rows are replaced whole on every re-read.
+
+    A full sync reads none of them: it stores what the record itself tells (`implied`, or
+    nothing), and the details backfill (crm_sync.sync.backfill) reads the rest afterwards, for
+    the records `backfill` selects (a Q over the record's model; None: every record).
+    """
+
+    key: str
+    model: type[models.Model]
+    method: str
+    param: str
+    parent_field: str  # the model's column that holds the record's id
+    to_rows: Callable[[int, Any], list[dict]]
+    unique_fields: tuple[str, ...]  # the upsert's conflict target
+    # For a full sync: the rows a record's own fields already tell (None: store nothing).
+    implied: Callable[[dict], list[dict] | None] | None = None
+    backfill: models.Q | None = None
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     key: str
     model: type[models.Model]
@@ -40,6 +66,7 @@ class EntitySpec:
     extra_params: dict[str, Any] = field(default_factory=dict)
     events: tuple[str, ...] = ()  # Bitrix24 event names (add, update, delete)
     small: bool = False  # a short list read whole (users, departments, directories)
+    details: tuple[DetailSpec, ...] = ()  # re-read with the record, in the same transaction
 
 
 def _contact(row: dict) -> dict:
@@ -187,6 +214,83 @@ def _department(row: dict) -> dict:
     }
 
 
+def _listed(result: Any) -> list[dict]:
+    """Rows of an answer that is a list, or a map keyed by position (how batch may send it)."""
+    if isinstance(result, dict):
+        result = list(result.values())
+    return [row for row in (result or []) if isinstance(row, dict)]
+
+
+def _quantity(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value or 0)).quantize(Decimal("0.0001"))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def _deal_product_rows(deal_id: int, result: Any) -> list[dict]:
+    return [
+        {
+            "id": int(row["ID"]),
+            "deal_id": deal_id,
+            "product_id": to_int(row.get("PRODUCT_ID")) or None,
+            "product_name": to_str(row.get("PRODUCT_NAME")),
+            "price": to_decimal(row.get("PRICE")),
+            "quantity": _quantity(row.get("QUANTITY")),
+        }
+        for row in _listed(result)
+        if to_int(row.get("ID"))
+    ]
+
+
+def _activity_bindings(activity_id: int, result: Any) -> list[dict]:
+    return [
+        {
+            "activity_id": activity_id,
+            "entity_type_id": to_int0(row.get("entityTypeId")),
+            "entity_id": to_int0(row.get("entityId")),
+        }
+        for row in _listed(result)
+        if to_int(row.get("entityTypeId")) and to_int(row.get("entityId"))
+    ]
+
+
+def _owner_binding(row: dict) -> list[dict] | None:
+    """The binding an activity row tells by itself: its owner. A full sync stores only this, so
+    the first sync costs no request per activity; Bitrix24 binds a new activity to its owner and
+    its communications' records, which for a contact's or company's own activity is the owner
+    itself, so the details backfill reads crm.activity.binding.list only for the others (deals',
+    leads'...). A binding added later moves LAST_UPDATED, so events and the sweep re-read every
+    changed activity's bindings in full."""
+    owner_type = to_int0(row.get("OWNER_TYPE_ID"))
+    owner_id = to_int0(row.get("OWNER_ID"))
+    if not owner_type or not owner_id:
+        return None
+    return [{"activity_id": int(row["ID"]), "entity_type_id": owner_type, "entity_id": owner_id}]
+
+
+DEAL_PRODUCT_ROWS = DetailSpec(
+    key="deal_product_row",
+    model=mirror.DealProductRow,
+    method="crm.deal.productrows.get",
+    param="id",
+    parent_field="deal_id",
+    to_rows=_deal_product_rows,
+    unique_fields=("id",),
+)
+ACTIVITY_BINDINGS = DetailSpec(
+    key="activity_binding",
+    model=mirror.ActivityBinding,
+    method="crm.activity.binding.list",
+    param="activityId",
+    parent_field="activity_id",
+    to_rows=_activity_bindings,
+    unique_fields=("activity_id", "entity_type_id", "entity_id"),
+    implied=_owner_binding,
+    backfill=~models.Q(owner_type_id__in=(3, 4)),
+)
+
+
 def _product(row: dict) -> dict:
     return {"name": to_str(row.get("NAME")), "section_id": to_int(row.get("SECTION_ID"))}
 
@@ -256,6 +360,7 @@ DEAL = EntitySpec(
     ),
     to_row=_deal,
     events=("ONCRMDEALADD", "ONCRMDEALUPDATE", "ONCRMDEALDELETE"),
+    details=(DEAL_PRODUCT_ROWS,),
 )
 LEAD = EntitySpec(
     key="lead",
@@ -301,6 +406,7 @@ ACTIVITY = EntitySpec(
     to_row=_activity,
     modified_field="LAST_UPDATED",
     events=("ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE"),
+    details=(ACTIVITY_BINDINGS,),
 )
 INVOICE = EntitySpec(
     key="invoice",

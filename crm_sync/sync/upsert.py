@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from crm_sync.sync.entities import EntitySpec
+from crm_sync.sync.entities import DetailSpec, EntitySpec
 
 
 def _update_fields(spec: EntitySpec) -> list[str]:
@@ -41,8 +41,63 @@ def mirror_delete(spec: EntitySpec, ids: Iterable[int]) -> int:
     ids = list(ids)
     if not ids:
         return 0
+    for detail in spec.details:
+        detail.model.objects.filter(**{f"{detail.parent_field}__in": ids}).delete()
     deleted, _ = spec.model.objects.filter(id__in=ids).delete()
     return deleted
+
+
+def details_replace(
+    detail: DetailSpec, rows_by_record: dict[int, list[dict]], *, now: datetime | None = None
+) -> int:
+    """Make the mirror hold exactly these rows for these records: one upsert of the rows, then
+    one DELETE of the records' rows the upsert did not touch. Returns how many rows were written."""
+    if not rows_by_record:
+        return 0
+    now = now or timezone.now()
+    latest: dict[tuple, dict] = {}
+    for rows in rows_by_record.values():
+        for row in rows:
+            latest[tuple(row[name] for name in detail.unique_fields)] = row
+    if latest:
+        update_fields = [
+            f.name
+            for f in detail.model._meta.concrete_fields
+            if not f.primary_key and f.name not in detail.unique_fields
+        ]
+        detail.model.objects.bulk_create(
+            [detail.model(synced_at=now, **row) for row in latest.values()],
+            update_conflicts=True,
+            unique_fields=list(detail.unique_fields),
+            update_fields=update_fields,
+            batch_size=5000,
+        )
+    table = detail.model._meta.db_table
+    column = detail.model._meta.get_field(detail.parent_field).column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {column} = ANY(%s::bigint[]) AND synced_at < %s",  # noqa: S608 - names from model metadata
+            [list(rows_by_record), now],
+        )
+    return len(latest)
+
+
+def details_orphans_delete(spec: EntitySpec) -> int:
+    """Drop detail rows whose record the mirror no longer has (after id reconciliation)."""
+    parent = spec.model._meta.db_table
+    removed = 0
+    with connection.cursor() as cursor:
+        for detail in spec.details:
+            table = detail.model._meta.db_table
+            column = detail.model._meta.get_field(detail.parent_field).column
+            cursor.execute(
+                f"""
+                DELETE FROM {table} AS d
+                WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.id = d.{column})
+                """  # noqa: S608 - names from model metadata
+            )
+            removed += cursor.rowcount
+    return removed
 
 
 def mirror_delete_missing(
@@ -63,7 +118,10 @@ def mirror_delete_missing(
             """,  # noqa: S608 - table name from model metadata
             [up_to_id, synced_before, list(remote_ids)],
         )
-        return cursor.rowcount
+        deleted = cursor.rowcount
+    if deleted and spec.details:
+        details_orphans_delete(spec)
+    return deleted
 
 
 def invoice_semantics_refresh() -> None:

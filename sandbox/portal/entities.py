@@ -186,13 +186,16 @@ ACTIVITY = Entity(
         "AUTHOR_ID": "user",
         "SETTINGS": "object",
         "COMMUNICATIONS": "crm_multifield",
+        "BINDINGS": "crm_activity_binding",
     },
     owner_field="RESPONSIBLE_ID",
     create_field="CREATED",
     modify_field="LAST_UPDATED",
     events=("ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE"),
-    multi=("COMMUNICATIONS", "FILES"),
-    readonly=("ID", "CREATED", "LAST_UPDATED", "AUTHOR_ID"),
+    # BINDINGS: every CRM record the activity shows on, the owner first; read-only, changed
+    # through crm.activity.binding.*; not in `*` (crm.activity.binding.list reads them).
+    multi=("COMMUNICATIONS", "FILES", "BINDINGS"),
+    readonly=("ID", "CREATED", "LAST_UPDATED", "AUTHOR_ID", "BINDINGS"),
 )
 
 INVOICE = Entity(

@@ -430,23 +430,21 @@ def generate(store: Store, *, clients: int, seed: int, now: datetime) -> dict[st
                 type_id, provider, ptype = 1, "CRM_MEETING", "MEETING"
             else:
                 type_id, provider, ptype = 6, "CRM_TODO", "TODO"
-            chunk.append(
-                (
-                    activity_id,
-                    _activity(
-                        activity_id,
-                        owner_type,
-                        owner_id,
-                        type_id,
-                        provider,
-                        ptype,
-                        when,
-                        True,
-                        client_owner[key],
-                        rng,
-                    ),
-                )
+            record = _activity(
+                activity_id,
+                owner_type,
+                owner_id,
+                type_id,
+                provider,
+                ptype,
+                when,
+                True,
+                client_owner[key],
+                rng,
             )
+            if owner_type == 2:  # a deal's call or e-mail is bound to the client it reached too
+                record["BINDINGS"].append({"OWNER_TYPE_ID": str(key[0]), "OWNER_ID": str(key[1])})
+            chunk.append((activity_id, record))
         if key not in dormant and rng.random() < 0.15:  # a planned future call
             activity_id += 1
             when = now + timedelta(days=rng.randint(1, 60))
@@ -599,6 +597,7 @@ def _activity(
         "ORIGIN_ID": "",
         "AUTHOR_ID": str(responsible),
         "SETTINGS": {"DURATION": rng.randint(0, 900)} if type_id == 2 else {},
+        "BINDINGS": [{"OWNER_TYPE_ID": str(owner_type), "OWNER_ID": str(owner_id)}],
     }
 
 

@@ -525,6 +525,7 @@ def _activity_create(portal, caller, fields: dict) -> int:
     record["DEADLINE"] = record.get("DEADLINE") or record["START_TIME"]
     if record.get("COMPLETED") == "Y":
         record["STATUS"] = "2"
+    record["BINDINGS"] = [_binding(record["OWNER_TYPE_ID"], record["OWNER_ID"])]
     _stamp(portal, ACTIVITY, record, fields, creating=True)
     portal.store.put("activity", record_id, record)
     portal.emit(ACTIVITY.events[0], {"FIELDS": {"ID": record_id}}, user_id=caller.user_id)
@@ -562,9 +563,14 @@ def activity_update(portal, caller, params):
     record_id = _int(params.get("id", params.get("ID")))
     record = _get_record(portal, caller, ACTIVITY, record_id)
     fields = params.get("fields") or params.get("FIELDS") or {}
+    owner_before = _binding(record.get("OWNER_TYPE_ID"), record.get("OWNER_ID"))
     record.update({k: _legacy_value(v) for k, v in _writable(portal, ACTIVITY, fields).items()})
     if record.get("COMPLETED") == "Y":
         record["STATUS"] = "2"
+    owner_after = _binding(record.get("OWNER_TYPE_ID"), record.get("OWNER_ID"))
+    if owner_after != owner_before:  # a new owner replaces the old one among the bindings
+        others = [b for b in _bindings(record) if b not in (owner_before, owner_after)]
+        record["BINDINGS"] = [owner_after, *others]
     _stamp(portal, ACTIVITY, record, fields, creating=False)
     portal.store.put("activity", record_id, record)
     portal.emit(ACTIVITY.events[1], {"FIELDS": {"ID": record_id}}, user_id=caller.user_id)
@@ -583,6 +589,85 @@ def activity_delete(portal, caller, params):
 @method("crm.activity.fields")
 def activity_fields(portal, caller, params):
     return Answer(_field_descriptions(portal, ACTIVITY))
+
+
+def _binding(entity_type_id, entity_id) -> dict:
+    return {"OWNER_TYPE_ID": str(entity_type_id), "OWNER_ID": str(entity_id)}
+
+
+def _bindings(record: dict) -> list[dict]:
+    """An activity's bindings; records made before bindings were kept have only their owner."""
+    return list(record.get("BINDINGS") or [_binding(record["OWNER_TYPE_ID"], record["OWNER_ID"])])
+
+
+def _binding_params(portal, caller, params) -> tuple[int, dict, dict]:
+    activity_id = _int(params.get("activityId"), "activityId")
+    record = portal.store.get("activity", activity_id)
+    if record is None:
+        raise p.not_found("Activity not found")
+    if not portal.is_admin(caller.user_id) and str(record.get("RESPONSIBLE_ID")) != str(
+        caller.user_id
+    ):
+        raise p.access_denied()
+    if "entityTypeId" not in params and "entityId" not in params:
+        return activity_id, record, {}
+    type_id = _int(params.get("entityTypeId"), "entityTypeId")
+    entity_id = _int(params.get("entityId"), "entityId")
+    entity = BY_TYPE_ID.get(type_id)
+    if entity is None or portal.store.get(entity.key, entity_id) is None:
+        raise p.not_found("Entity not found")
+    return activity_id, record, _binding(type_id, entity_id)
+
+
+def _bindings_save(portal, caller, activity_id: int, record: dict, bindings: list[dict]) -> None:
+    """Bindings change through the activity itself: LAST_UPDATED moves and the update event
+    fires, as for any other change of the activity."""
+    record["BINDINGS"] = bindings
+    _stamp(portal, ACTIVITY, record, {}, creating=False)
+    portal.store.put("activity", activity_id, record)
+    portal.emit(ACTIVITY.events[1], {"FIELDS": {"ID": activity_id}}, user_id=caller.user_id)
+
+
+@method("crm.activity.binding.list")
+def activity_binding_list(portal, caller, params):
+    _, record, _ = _binding_params(portal, caller, params)
+    return Answer(
+        [
+            {"entityTypeId": int(b["OWNER_TYPE_ID"]), "entityId": int(b["OWNER_ID"])}
+            for b in _bindings(record)
+        ]
+    )
+
+
+@method("crm.activity.binding.add")
+def activity_binding_add(portal, caller, params):
+    activity_id, record, binding = _binding_params(portal, caller, params)
+    if not binding:
+        raise p.RestError(400, "100", "Required fields: entityTypeId, entityId")
+    bindings = _bindings(record)
+    if binding in bindings:
+        raise p.RestError(400, "ACTIVITY_IS_ALREADY_BOUND", "Activity is already bound")
+    if len(bindings) >= 100:
+        raise p.RestError(400, "ERROR_CORE", "An activity may have at most 100 bindings")
+    _bindings_save(portal, caller, activity_id, record, [*bindings, binding])
+    return Answer(True)
+
+
+@method("crm.activity.binding.delete")
+def activity_binding_delete(portal, caller, params):
+    activity_id, record, binding = _binding_params(portal, caller, params)
+    if not binding:
+        raise p.RestError(400, "100", "Required fields: entityTypeId, entityId")
+    bindings = _bindings(record)
+    if binding not in bindings:
+        raise p.not_found("Binding not found")
+    if len(bindings) == 1:
+        raise p.RestError(400, "ERROR_CORE", "The only binding of an activity cannot be deleted")
+    rest = [b for b in bindings if b != binding]
+    if binding == _binding(record["OWNER_TYPE_ID"], record["OWNER_ID"]):
+        record["OWNER_TYPE_ID"], record["OWNER_ID"] = rest[0]["OWNER_TYPE_ID"], rest[0]["OWNER_ID"]
+    _bindings_save(portal, caller, activity_id, record, rest)
+    return Answer(True)
 
 
 # --- directories ----------------------------------------------------------------------------

@@ -64,6 +64,47 @@ def remote_rows(sandbox, spec: EntitySpec) -> dict[int, dict]:
             last = int(result[-1][spec.row_id_field])
 
 
+def remote_details(sandbox, spec: EntitySpec, record_ids) -> dict[str, set[tuple]]:
+    """Every detail row (product rows, bindings) of these records as the portal answers it,
+    through the admin webhook, 50 records to a batch request; one set of row tuples per detail."""
+    found: dict[str, set[tuple]] = {}
+    record_ids = sorted(record_ids)
+    for detail in spec.details:
+        rows: set[tuple] = set()
+        for index in range(0, len(record_ids), 50):
+            part = record_ids[index : index + 50]
+            commands = {f"r{i}": f"{detail.method}?{detail.param}={i}" for i in part}
+            answer = patient_call(sandbox, "batch", {"halt": 0, "cmd": commands})["result"]
+            assert not answer["result_error"], answer["result_error"]
+            for record_id in part:
+                result = answer["result"].get(f"r{record_id}")
+                rows.update(_detail_key(detail, row) for row in detail.to_rows(record_id, result))
+        found[detail.key] = rows
+    return found
+
+
+def local_details(spec: EntitySpec) -> dict[str, set[tuple]]:
+    fields = {detail.key: _detail_fields(detail) for detail in spec.details}
+    return {
+        detail.key: {
+            tuple(_normal(value) for value in row)
+            for row in detail.model.objects.values_list(*fields[detail.key])
+        }
+        for detail in spec.details
+    }
+
+
+def _detail_fields(detail) -> list[str]:
+    return [
+        f.name for f in detail.model._meta.concrete_fields if f.name not in ("synced_at",)
+        and not (f.primary_key and f.name not in detail.unique_fields)
+    ]  # fmt: skip
+
+
+def _detail_key(detail, row: dict) -> tuple:
+    return tuple(_normal(row[name]) for name in _detail_fields(detail))
+
+
 def _query(params: dict, prefix: str = "") -> str:
     """PHP-style nested query string, as batch commands carry their parameters."""
     parts = []
@@ -86,8 +127,11 @@ def _normal(value):
     return value
 
 
-def differences(portal, sandbox, specs=MIRRORED) -> list[str]:
-    """Every field that differs between the portal and the mirror (empty when they agree)."""
+def differences(portal, sandbox, specs=MIRRORED, *, details: bool = False) -> list[str]:
+    """Every field that differs between the portal and the mirror (empty when they agree).
+
+    `details` compares deals' product rows and activities' bindings too: one webhook command
+    per deal and activity, so it is for small portals."""
     problems: list[str] = []
     with in_portal(portal):
         for spec in specs:
@@ -106,4 +150,11 @@ def differences(portal, sandbox, specs=MIRRORED) -> list[str]:
                     if _normal(actual) != _normal(value):
                         problems.append(f"{spec.key} {record_id}.{field}: {actual!r} != {value!r}")
                         break
+            if details and spec.details:
+                expected_details = remote_details(sandbox, spec, remote)
+                for key, rows in local_details(spec).items():
+                    for row in sorted(rows - expected_details[key])[:5]:
+                        problems.append(f"{key} {row}: in the mirror but not on the portal")
+                    for row in sorted(expected_details[key] - rows)[:5]:
+                        problems.append(f"{key} {row}: missing from the mirror")
     return problems
