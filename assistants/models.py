@@ -82,7 +82,8 @@ class Decision(models.Model):
         SKIPPED = "skipped", _("Skipped")
         UNDONE = "undone", _("Undone")
 
-    key = models.CharField(max_length=200)  # the idempotency key (unique: see Meta)
+    # Machine identifiers: byte order ("C") keeps their indexes cheap to maintain on a cold pass.
+    key = models.CharField(max_length=200, db_collation="C")  # idempotency key: unique, see Meta
     # No database constraint: a cold pass writes ~100,000 decisions of the pass it creates in the
     # same transaction, and PostgreSQL checks a foreign key row by row (about a second). Django
     # still sets it to NULL when a pass is deleted.
@@ -95,7 +96,7 @@ class Decision(models.Model):
         db_constraint=False,
     )
     assistant = models.CharField(max_length=32)
-    rule = models.CharField(max_length=64)
+    rule = models.CharField(max_length=64, db_collation="C")
     rule_version = models.PositiveIntegerField(default=0)
     entity_type_id = models.PositiveSmallIntegerField()
     client_id = models.BigIntegerField()
@@ -104,7 +105,9 @@ class Decision(models.Model):
     params = models.JSONField(default=dict, blank=True)
     facts = models.JSONField(default=dict, blank=True)
     reason = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=24, choices=Status.choices)  # see decision_outbox_idx
+    status = models.CharField(  # see decision_outbox_idx
+        max_length=24, choices=Status.choices, db_collation="C"
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     result = models.JSONField(default=dict, blank=True)
@@ -132,8 +135,13 @@ class Decision(models.Model):
             ),
             models.Index(fields=["entity_type_id", "client_id"], name="decision_client_idx"),
             models.Index(fields=["status", "id"], name="decision_outbox_idx"),
+            # The released assistant reads done reminder tasks; rules find open ones through a
+            # per-pass temp table, so no index on every decision's rule is needed. This one is
+            # only written when a reminder is carried out, not on a cold pass's inserts.
             models.Index(
-                fields=["rule", "entity_type_id", "client_id"], name="decision_rule_client_idx"
+                fields=["entity_type_id", "client_id"],
+                name="decision_reminder_done_idx",
+                condition=models.Q(rule="forgotten.client", status="done"),
             ),
         ]
 
