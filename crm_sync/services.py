@@ -261,6 +261,11 @@ def _flush_flag(portal_id: int) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-flush:{portal_id}"
 
 
+def events_flush_waiting(*, portal_id: int) -> bool:
+    """Is an event flush scheduled or running for the portal (background work should yield)?"""
+    return bool(redis_client().exists(_flush_flag(portal_id)))
+
+
 MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
 # The flush flag is a lease: set by the event that schedules a flush, held (and renewed each
 # round) by the flusher until nothing is pending. A killed flusher's lease runs out by itself.

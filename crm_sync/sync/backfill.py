@@ -18,6 +18,7 @@ details in full); a record re-read by them while a batch was on its way keeps th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -72,10 +73,15 @@ def details_remaining() -> dict[str, int | None]:
 
 
 def details_backfill(
-    client: BitrixClient, *, max_requests: int | None = None, per_request: int = MAX_BATCH
+    client: BitrixClient,
+    *,
+    max_requests: int | None = None,
+    per_request: int = MAX_BATCH,
+    should_yield: Callable[[], bool] | None = None,
 ) -> BackfillResult:
     """Read the details the full sync left out, one batch request (`per_request` records) at a
-    time, until done or `max_requests` requests were sent; safe to stop and run again."""
+    time, until done, `max_requests` requests were sent or `should_yield()` says live work (an
+    event flush) is waiting for the portal's requests; safe to stop and run again."""
     result = BackfillResult()
     started = client.requests_sent
     for spec in _specs():
@@ -86,7 +92,10 @@ def details_backfill(
         size = max(1, min(per_request, MAX_BATCH // per_record))
         after_id = state.details_after_id
         while True:
-            if max_requests is not None and client.requests_sent - started >= max_requests:
+            out_of_budget = (
+                max_requests is not None and client.requests_sent - started >= max_requests
+            )
+            if out_of_budget or (should_yield is not None and should_yield()):
                 result.requests = client.requests_sent - started
                 return result
             ids = list(_pending(spec, after_id).values_list("id", flat=True)[:size])
@@ -171,6 +180,14 @@ def details_backfill_job(portal) -> str:
         kind=SyncRun.Kind.FULL, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
     ).exists():
         return "full_sync_running"
+    from crm_sync.services import events_flush_waiting
+
+    # Events are the mirror's fast path: the backfill stops for a flush and leaves it the
+    # portal's request budget and this worker process.
     client = BitrixClient.for_portal(portal)
-    result = details_backfill(client, max_requests=settings.KEEPWARM_BACKFILL_REQUESTS_PER_RUN)
+    result = details_backfill(
+        client,
+        max_requests=settings.KEEPWARM_BACKFILL_REQUESTS_PER_RUN,
+        should_yield=lambda: events_flush_waiting(portal_id=portal.pk),
+    )
     return f"backfilled:{result.records}"

@@ -123,6 +123,9 @@ def test_the_first_sync_reads_no_details_and_the_backfill_resumes_without_reread
 
         # Stopped after 3 requests of 10 records (a worker killed between batches, or a job's
         # request budget used up), then again after 2 requests on a new client, then to the end.
+        # Live work first: while an event flush waits, the backfill sends nothing.
+        held = details_backfill(BitrixClient.for_portal(portal), should_yield=lambda: True)
+        assert (held.requests, held.records, held.done) == (0, 0, False)
         first = details_backfill(BitrixClient.for_portal(portal), max_requests=3, per_request=10)
         assert (first.requests, first.records, first.done) == (3, 30, False)
         assert SyncState.objects.get(entity="deal").details_after_id == deals[29]
