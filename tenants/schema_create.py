@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import schema_exists
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ def _migrations_key() -> frozenset:
     return frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
 
 
-def _quoted(schema_name: str) -> str:
-    return connection.ops.quote_name(schema_name)
+def _schema_sql(template: str, schema_name: str) -> sql.Composed:
+    """A statement naming the schema, composed as an identifier (never pasted in as text)."""
+    return sql.SQL(template).format(sql.Identifier(schema_name))
 
 
 def _migrate_recording(schema_name: str, verbosity: int) -> tuple[_Statement, ...]:
@@ -60,7 +62,7 @@ def _migrate_recording(schema_name: str, verbosity: int) -> tuple[_Statement, ..
         return execute(sql, params, many, context)
 
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {_quoted(schema_name)}")
+        cursor.execute(_schema_sql("CREATE SCHEMA {}", schema_name))
     with connection.execute_wrapper(record):
         call_command(
             "migrate_schemas",
@@ -74,8 +76,8 @@ def _migrate_recording(schema_name: str, verbosity: int) -> tuple[_Statement, ..
 
 def _replay(schema_name: str, statements: tuple[_Statement, ...]) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {_quoted(schema_name)}")
-        cursor.execute(f"SET LOCAL search_path = {_quoted(schema_name)}, public")
+        cursor.execute(_schema_sql("CREATE SCHEMA {}", schema_name))
+        cursor.execute(_schema_sql("SET LOCAL search_path = {}, public", schema_name))
         for statement in statements:
             if statement.many:
                 cursor.executemany(statement.sql, statement.params)
@@ -100,6 +102,6 @@ def portal_schema_create(schema_name: str, *, verbosity: int = 0) -> None:
         logger.exception("replaying the schema recording failed; migrating %s instead", schema_name)
         with connection.cursor() as cursor:
             if schema_exists(schema_name):
-                cursor.execute(f"DROP SCHEMA {_quoted(schema_name)} CASCADE")
+                cursor.execute(_schema_sql("DROP SCHEMA {} CASCADE", schema_name))
         _migrate_recording(schema_name, verbosity)
     connection.set_schema_to_public()

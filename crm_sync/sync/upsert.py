@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
+from psycopg import sql
 
 from crm_sync.sync.entities import DetailSpec, EntitySpec
 
@@ -76,7 +77,9 @@ def details_replace(
     column = detail.model._meta.get_field(detail.parent_field).column
     with connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE {column} = ANY(%s::bigint[]) AND synced_at < %s",  # noqa: S608 - names from model metadata
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s::bigint[]) AND synced_at < %s").format(
+                sql.Identifier(table), sql.Identifier(column)
+            ),
             [list(rows_by_record), now],
         )
     return len(latest)
@@ -91,10 +94,9 @@ def details_orphans_delete(spec: EntitySpec) -> int:
             table = detail.model._meta.db_table
             column = detail.model._meta.get_field(detail.parent_field).column
             cursor.execute(
-                f"""
-                DELETE FROM {table} AS d
-                WHERE NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.id = d.{column})
-                """  # noqa: S608 - names from model metadata
+                sql.SQL(
+                    "DELETE FROM {} AS d WHERE NOT EXISTS (SELECT 1 FROM {} AS p WHERE p.id = d.{})"
+                ).format(sql.Identifier(table), sql.Identifier(parent), sql.Identifier(column))
             )
             removed += cursor.rowcount
     return removed
