@@ -9,7 +9,8 @@ touch Bitrix24; the executor does (assistants.executor).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ class PassContext:
     settings: dict[str, Any]
     settings_version: int
     calendar: WorkCalendar
+    # Decisions this pass inserted, by (assistant, action): counted as they are written, so the
+    # pass's summary needs no second read of ~100,000 rows.
+    tally: Counter = field(default_factory=Counter)
 
     def entity_ids(self) -> list[int]:
         return [ENTITY_TYPES[name] for name in self.settings["entities"]]
@@ -40,19 +44,33 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
         return max(cursor.rowcount, 0)
 
 
-def _insert_decisions(select_sql: str, params: dict[str, Any], *, status: str = "queued") -> int:
+def _insert_decisions(
+    ctx: PassContext, select_sql: str, params: dict[str, Any], *, status: str = "queued"
+) -> int:
     """INSERT the rows of `select_sql` (key, assistant, rule, et, cid, owner, action, params,
-    facts) into the outbox; existing keys are left alone."""
+    facts) into the outbox; existing keys are left alone. Returns how many were inserted."""
     sql = f"""
-        INSERT INTO assistants_decision
-            (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id, owner_id,
-             action, params, facts, reason, status, attempts, last_error, result, created_at)
-        SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid, s.owner_id,
-               s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb, %(now)s
-        FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params, facts)
-        ON CONFLICT (key) DO NOTHING
+        WITH inserted AS (
+            INSERT INTO assistants_decision
+                (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id,
+                 owner_id, action, params, facts, reason, status, attempts, last_error, result,
+                 created_at)
+            SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid,
+                   s.owner_id, s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb,
+                   %(now)s
+            FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params,
+                                     facts)
+            ON CONFLICT (key) DO NOTHING
+            RETURNING assistant, action
+        )
+        SELECT assistant, action, count(*) FROM inserted GROUP BY assistant, action
     """
-    return _execute(sql, {**params, "status": status})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "status": status})
+        rows = cursor.fetchall()
+    for assistant, action, count in rows:
+        ctx.tally[(assistant, action)] += count
+    return sum(count for _, _, count in rows)
 
 
 def _base_params(ctx: PassContext) -> dict[str, Any]:
@@ -77,6 +95,9 @@ def _status_values_sql() -> str:
         CROSS JOIN LATERAL jsonb_array_elements(d.enum_items) AS item
         WHERE d.field_name = '{STATUS_FIELD}' AND d.entity IN ('CRM_CONTACT', 'CRM_COMPANY')
     """
+
+
+STATUS_CHANGES_TABLE = "kw_status_changes"
 
 
 def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
@@ -118,20 +139,30 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    # 2. A raise without a recent call, where the portal forbids it: queue a revert + warning.
-    changed = f"""
-        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value
+    # Fresh statistics for this and the ladder's joins: on a portal's first pass the table was
+    # empty a statement ago, and joins planned on that ran as nested loops (a second per pass).
+    _execute("ANALYZE assistants_clientstate", {})
+    # 2. What people changed in Bitrix24 since the last pass, read once (usually a handful of
+    #    rows): a raise without a recent call, where the portal forbids it, is flagged.
+    _execute(f"DROP TABLE IF EXISTS {STATUS_CHANGES_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {STATUS_CHANGES_TABLE} AS
+        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value,
+               COALESCE(%(requires_call)s AND s.code NOT IN ('empty', 'in_work')
+                   AND (%(rank)s::jsonb->>s.code)::int < (%(rank)s::jsonb->>cs.status)::int
+                   AND (s.last_call_at IS NULL OR s.last_call_at < %(lookback)s),
+                   FALSE) AS forbidden
         FROM ({seen}) s
         JOIN assistants_clientstate cs ON cs.entity_type_id = s.et AND cs.client_id = s.cid
         WHERE s.value <> cs.bitrix_value
-    """
-    forbidden = f"""
-        SELECT c.* FROM ({changed}) c
-        WHERE %(requires_call)s AND c.code IS NOT NULL AND c.code NOT IN ('empty', 'in_work')
-          AND (%(rank)s::jsonb->>c.code)::int < (%(rank)s::jsonb->>c.old_status)::int
-          AND (c.last_call_at IS NULL OR c.last_call_at < %(lookback)s)
-    """
+        """,
+        params,
+    )
+    _execute(f"ANALYZE {STATUS_CHANGES_TABLE}", {})
+    # A forbidden raise is not taken in: a revert and a warning are queued (seed 001).
     counts["reverted"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:revert:' || f.et || ':' || f.cid || ':' || f.value || ':'
                    || COALESCE(to_char(f.modified_at, 'YYYYMMDDHH24MISS'), '-') AS key,
@@ -142,7 +173,8 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
                jsonb_build_object('attempted_status', f.code, 'status', f.old_status,
                                   'last_call_at', f.last_call_at,
                                   'lookback_days', %(lookback_days)s) AS facts
-        FROM ({forbidden}) f
+        FROM {STATUS_CHANGES_TABLE} f
+        WHERE f.forbidden
         """,
         {**params, "lookback_days": ladder["raise_call_lookback_days"]},
     )
@@ -152,17 +184,16 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         f"""
         UPDATE assistants_clientstate cs
         SET status = c.code, status_since = %(as_of)s, bitrix_value = c.value, updated_at = %(now)s
-        FROM ({changed}) c
+        FROM {STATUS_CHANGES_TABLE} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
-          AND c.code IS NOT NULL AND c.code <> 'empty'
-          AND NOT EXISTS (SELECT 1 FROM ({forbidden}) f WHERE f.et = c.et AND f.cid = c.cid)
+          AND c.code IS NOT NULL AND c.code <> 'empty' AND NOT c.forbidden
         """,
         params,
     )
     counts["cleared"] = _execute(
         f"""
         DELETE FROM assistants_clientstate cs
-        USING ({changed}) c
+        USING {STATUS_CHANGES_TABLE} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
           AND (c.code IS NULL OR c.code = 'empty') AND c.value = ''
         """,
@@ -248,11 +279,13 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    _execute("ANALYZE kw_ladder_states", {})
+    # Statistics only for what the ladder rules join and filter on.
+    _execute("ANALYZE kw_ladder_states (et, cid, status, clock, open_deals)", {})
     states = "SELECT * FROM kw_ladder_states"
     counts = {}
     # An open deal puts the client In work; closing it (won or not) raises the client to Hot.
     counts["in_work"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:in_work:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -265,6 +298,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         params,
     )
     counts["hot"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:hot:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -285,6 +319,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
     # The furthest step each client has decayed to is picked over narrow rows first; the JSON
     # of a decision is built only for the rows that become decisions.
     counts["decay"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:decay:' || s.et || ':' || s.cid || ':' || s.status || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -316,6 +351,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         warns, warn_params = _values_sql(warn_rows, ("text", "text", "timestamptz", "integer"))
         _pending_decay_build()
         counts["warn"] = _insert_decisions(
+            ctx,
             f"""
             SELECT 'ladder:warn:' || s.et || ':' || s.cid || ':' || s.status || ':'
                        || to_char(s.clock, 'YYYYMMDDHH24MISS') AS key,
@@ -433,6 +469,7 @@ def forgotten_decisions(ctx: PassContext) -> int:
     params["deadline"] = ctx.as_of + timedelta(days=rule["task_days"])
     params["action"] = "digest_item" if digest else "create_task"
     inserted = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:' || f.entity_type_id || ':' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -501,6 +538,7 @@ def forgotten_digests_plan(ctx: PassContext) -> int:
         "deadline": ctx.as_of + timedelta(days=rule["task_days"]),
     }
     created = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:digest:' || w.owner_id || ':' || %(day)s,
                'forgotten', 'forgotten.digest', 0, w.owner_id, w.owner_id, 'create_task',
@@ -552,6 +590,7 @@ def deal_decisions(ctx: PassContext) -> int:
     params["days"] = rule["days"]
     params["deadline"] = ctx.as_of + timedelta(days=ctx.settings["forgotten"]["task_days"])
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'deal:' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -610,6 +649,7 @@ def released_decisions(ctx: PassContext) -> int:
     if planned > ctx.settings["safety"]["mass_reassign_threshold"]:
         status = "awaiting_approval"  # a mass hand-over waits for an approved preview
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'released:' || c.entity_type_id || ':' || c.client_id || ':' || c.forgotten_id,
                'released', 'released.overdue_task', c.entity_type_id, c.client_id, c.owner_id,
