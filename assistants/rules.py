@@ -665,3 +665,92 @@ def released_decisions(ctx: PassContext) -> int:
         params,
         status=status,
     )
+
+
+# --- re-indexing the ladder (seed 001: "index the statuses" after a bulk import) ----------------
+
+REINDEX_TABLE = "kw_reindex"
+
+
+def ladder_statuses_reindex(
+    *, as_of: datetime, entities: list[int], reason: str, skip_note: str
+) -> dict[str, int]:
+    """Take in every client's status as Bitrix24 holds it now, each changed one with a fresh clock.
+
+    A pass treats a raise without a recent call as a manager's mistake and reverts it; after a
+    bulk import of statuses (seed 001: Excel, then "index the statuses") the portal's values
+    are the truth instead. So here every client whose status differs from what Keepwarm knows
+    is taken in as it is, without the raise check; ladder decisions still waiting in the outbox
+    for those clients are skipped (they were planned from the old statuses), and each client's
+    history says why. Clients whose status did not change keep their clocks: day limits are
+    read afresh on every pass, so a settings change needs no re-index.
+    """
+    params = {"as_of": as_of, "entities": entities, "reason": reason, "skip_note": skip_note}
+    _execute(f"DROP TABLE IF EXISTS {REINDEX_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {REINDEX_TABLE} AS
+        SELECT r.et, r.cid, r.value, v.code, cs.status AS old_status
+        FROM (
+            SELECT 3 AS et, id AS cid, COALESCE(uf->>'{STATUS_FIELD}', '') AS value
+            FROM crm_sync_contact
+            UNION ALL
+            SELECT 4, id, COALESCE(uf->>'{STATUS_FIELD}', '')
+            FROM crm_sync_company WHERE NOT is_my_company
+        ) r
+        LEFT JOIN ({_status_values_sql()}) v ON v.et = r.et AND v.value = r.value
+        LEFT JOIN assistants_clientstate cs ON cs.entity_type_id = r.et AND cs.client_id = r.cid
+        WHERE r.et = ANY(%(entities)s) AND (v.code IS NOT NULL OR r.value = '')
+          AND (CASE WHEN cs.client_id IS NULL
+                    THEN v.code IS NOT NULL AND v.code <> 'empty'
+                    ELSE r.value <> cs.bitrix_value END)
+        """,
+        params,
+    )
+    counts = {}
+    counts["taken_in"] = _execute(
+        f"""
+        INSERT INTO assistants_clientstate
+            (entity_type_id, client_id, status, status_since, bitrix_value, updated_at)
+        SELECT r.et, r.cid, r.code, %(as_of)s, r.value, %(as_of)s
+        FROM {REINDEX_TABLE} r
+        WHERE r.code IS NOT NULL AND r.code <> 'empty'
+        ON CONFLICT (entity_type_id, client_id) DO UPDATE
+        SET status = EXCLUDED.status, status_since = EXCLUDED.status_since,
+            bitrix_value = EXCLUDED.bitrix_value, updated_at = EXCLUDED.updated_at
+        """,
+        params,
+    )
+    counts["cleared"] = _execute(
+        f"""
+        DELETE FROM assistants_clientstate cs
+        USING {REINDEX_TABLE} r
+        WHERE cs.entity_type_id = r.et AND cs.client_id = r.cid
+          AND (r.value = '' OR r.code = 'empty')
+        """,
+        params,
+    )
+    counts["skipped"] = _execute(
+        f"""
+        UPDATE assistants_decision d SET status = 'skipped', last_error = %(skip_note)s
+        FROM {REINDEX_TABLE} r
+        WHERE d.entity_type_id = r.et AND d.client_id = r.cid AND d.assistant = 'ladder'
+          AND d.status IN ('queued', 'awaiting_approval')
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        INSERT INTO assistants_clientevent
+            (entity_type_id, client_id, created_at, kind, detail, reason)
+        SELECT r.et, r.cid, %(as_of)s, 'status_reindexed',
+               jsonb_build_object('from', r.old_status,
+                                  'to', CASE WHEN r.code = 'empty' OR r.value = '' THEN NULL
+                                             ELSE r.code END),
+               %(reason)s
+        FROM {REINDEX_TABLE} r
+        """,
+        params,
+    )
+    _execute(f"DROP TABLE {REINDEX_TABLE}", {})
+    return counts
