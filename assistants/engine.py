@@ -48,6 +48,7 @@ def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
         planned_dates=[PlannedDateField(**item) for item in planned["date_fields"]],
         open_tasks_are_planned=planned["open_tasks"],
         future_activities_are_planned=planned["future_activities"],
+        uf_fields=rules.uf_fields_read(settings),
     )
     counts: dict[str, int] = {"clients": clients}
     # The decision table is not analysed during a pass: it is wide (JSONB), so sampling it cost

@@ -38,6 +38,15 @@ class PassContext:
         return [ENTITY_TYPES[name] for name in self.settings["entities"]]
 
 
+def uf_fields_read(settings: dict[str, Any]) -> list[str]:
+    """The user fields the rules read from kw_client_facts: the status and scope conditions."""
+    fields = {STATUS_FIELD}
+    for rule in ("ladder", "forgotten", "released", "deals"):
+        for condition in (settings[rule].get("scope") or {}).get("conditions") or []:
+            fields.add(condition["field"])
+    return sorted(fields)
+
+
 def _execute(sql: str, params: dict[str, Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -115,10 +124,12 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         "lookback": ctx.as_of - timedelta(days=ladder["raise_call_lookback_days"]),
         "requires_call": ladder["raise_requires_call"],
     }
+    in_scope = _ladder_scope_sql(ctx, "f", params)
     seen = f"""
         SELECT f.entity_type_id AS et, f.client_id AS cid, f.owner_id,
                COALESCE(f.uf->>'{STATUS_FIELD}', '') AS value, v.code,
-               f.last_activity_at, f.last_call_at, f.created_at, f.modified_at
+               f.last_activity_at, f.last_call_at, f.created_at, f.modified_at,
+               {in_scope} AS in_scope
         FROM {FACTS_TABLE} f
         LEFT JOIN ({_status_values_sql()}) v
                ON v.et = f.entity_type_id AND v.value = f.uf->>'{STATUS_FIELD}'
@@ -149,7 +160,7 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         f"""
         CREATE TEMPORARY TABLE {STATUS_CHANGES_TABLE} AS
         SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value,
-               COALESCE(%(requires_call)s AND s.code NOT IN ('empty', 'in_work')
+               COALESCE(%(requires_call)s AND s.in_scope AND s.code NOT IN ('empty', 'in_work')
                    AND (%(rank)s::jsonb->>s.code)::int < (%(rank)s::jsonb->>cs.status)::int
                    AND (s.last_call_at IS NULL OR s.last_call_at < %(lookback)s),
                    FALSE) AS forbidden
@@ -259,11 +270,25 @@ def _pending_decay_build() -> None:
         cursor.execute(f"ANALYZE {PENDING_DECAY_TABLE}")
 
 
+def _ladder_scope_sql(ctx: PassContext, alias: str, params: dict[str, Any]) -> str:
+    """Is the client one the ladder acts on (its scope: entities, owners, user fields)?"""
+    scope = ctx.settings["ladder"].get("scope") or {}
+    condition = _scope_sql(scope, alias, params, "ld")
+    if scope.get("entities"):
+        params["ld_entities"] = [ENTITY_TYPES[name] for name in scope["entities"]]
+        condition += f" AND {alias}.entity_type_id = ANY(%(ld_entities)s)"
+    return f"({condition})"
+
+
 def ladder_decisions(ctx: PassContext) -> dict[str, int]:
-    """In work, won → Hot, decay along the ladder (to its final step at once), warnings."""
+    """In work, won → Hot, decay along the ladder (to its final step at once), warnings.
+
+    Only clients within the ladder's scope are acted on; the others' statuses are kept as set.
+    """
     ladder = ctx.settings["ladder"]
     params = _base_params(ctx)
     params["reset_on_calls"] = ladder["reset_on_calls"]
+    in_scope = _ladder_scope_sql(ctx, "f", params)
     # Every ladder rule reads the same joined rows: materialise them once.
     _execute("DROP TABLE IF EXISTS kw_ladder_states", {})
     _execute(
@@ -275,7 +300,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
                         CASE WHEN %(reset_on_calls)s THEN f.last_call_at END) AS clock
         FROM assistants_clientstate cs
         JOIN {FACTS_TABLE} f ON f.entity_type_id = cs.entity_type_id AND f.client_id = cs.client_id
-        WHERE cs.entity_type_id = ANY(%(entities)s)
+        WHERE cs.entity_type_id = ANY(%(entities)s) AND {in_scope}
         """,
         params,
     )
@@ -626,6 +651,11 @@ def released_decisions(ctx: PassContext) -> int:
         "move_tasks": rule["move_tasks"],
         "move_contacts": rule.get("move_contacts", True),
     }
+    released_scope = rule.get("scope") or {}
+    scope = _scope_sql(released_scope, "f", params, "rl")
+    if released_scope.get("entities"):
+        params["rl_entities"] = [ENTITY_TYPES[name] for name in released_scope["entities"]]
+        scope += " AND f.entity_type_id = ANY(%(rl_entities)s)"
     status = "queued"
     candidates = f"""
         SELECT d.id AS forgotten_id, f.entity_type_id, f.client_id, f.owner_id,
@@ -637,7 +667,7 @@ def released_decisions(ctx: PassContext) -> int:
           AND t.status NOT IN (5, 7) AND t.deadline < %(overdue_cutoff)s
           AND (f.last_activity_at IS NULL OR f.last_activity_at < d.executed_at)
           AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
-          AND f.owner_id = d.owner_id
+          AND f.owner_id = d.owner_id AND {scope}
           AND {_not_snoozed("f")}
           AND NOT EXISTS (SELECT 1 FROM assistants_managerabsence a
                           WHERE a.user_id = f.owner_id

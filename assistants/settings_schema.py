@@ -221,6 +221,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "on_loss": _HANDOVER,
                 "raise_requires_call": {"type": "boolean"},
                 "raise_call_lookback_days": _DAYS,
+                "scope": {
+                    **_SCOPE,
+                    "description": "Which clients the ladder acts on (decay, warnings, In work, "
+                    "Hot, reverts); statuses of the others are still read and kept.",
+                },
             },
         },
         "forgotten": {
@@ -247,6 +252,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "move_deals": {"type": "boolean"},
                 "move_contacts": {"type": "boolean"},
                 "move_tasks": {"type": "boolean"},
+                "scope": {
+                    **_SCOPE,
+                    "description": "Which forgotten clients may be handed over (e.g. never "
+                    "the key accounts); the others keep their owner and their reminder.",
+                },
             },
         },
         "deals": {
@@ -315,6 +325,7 @@ _DEFAULT: dict[str, Any] = {
         "on_loss": {"policy": "none", "user_id": None, "cap_per_manager": None},
         "raise_requires_call": False,
         "raise_call_lookback_days": 3,
+        "scope": {},
     },
     "forgotten": {
         "enabled": True,
@@ -331,6 +342,7 @@ _DEFAULT: dict[str, Any] = {
         "move_deals": True,
         "move_contacts": True,
         "move_tasks": True,
+        "scope": {},
     },
     "deals": {
         "enabled": False,

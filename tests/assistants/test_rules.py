@@ -9,7 +9,16 @@ from assistants.engine import assistants_pass_run
 from assistants.models import ClientState, Decision, ManagerAbsence
 from assistants.services import assistant_settings_save
 from assistants.settings_schema import settings_default
-from crm_sync.models import Activity, Contact, Deal, Department, Task, User, UserFieldDefinition
+from crm_sync.models import (
+    Activity,
+    Company,
+    Contact,
+    Deal,
+    Department,
+    Task,
+    User,
+    UserFieldDefinition,
+)
 from tests.conftest import in_portal
 
 STATUS_CODES = ["new", "in_work", "hot", "warm", "cold", "lost"]
@@ -513,3 +522,117 @@ def test_a_reindex_needs_the_ladder(portal):
         _settings(ladder__enabled=False)
         with pytest.raises(Conflict):
             ladder_reindex(portal=portal, by="admin")
+
+
+# --- scope: every rule limited by entity type, owner, pipeline/stage and user fields ------------
+
+
+def _branch_contacts():
+    """Contacts 10 (north), 11 (south) and 12 (no branch), all silent for 200 days."""
+    for client_id, branch in ((10, "north"), (11, "south"), (12, None)):
+        _contact(client_id)
+        if branch:
+            Contact.objects.filter(pk=client_id).update(uf={"UF_CRM_BRANCH": branch})
+
+
+@pytest.mark.parametrize(
+    ("condition", "forgotten"),
+    [
+        ({"op": "eq", "value": "north"}, [10]),
+        ({"op": "ne", "value": "north"}, [11, 12]),
+        ({"op": "in", "value": ["north", "south"]}, [10, 11]),
+        ({"op": "not_in", "value": ["north"]}, [11, 12]),
+        ({"op": "empty"}, [12]),
+        ({"op": "not_empty"}, [10, 11]),
+    ],
+)
+def test_the_forgotten_rule_is_limited_by_a_user_field_condition(portal, condition, forgotten):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            forgotten__scope={"conditions": [{"field": "UF_CRM_BRANCH", **condition}]},
+        )
+        _branch_contacts()
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert sorted(d.client_id for d in _decisions("forgotten.client")) == forgotten
+
+
+def test_the_forgotten_rule_is_limited_by_owner_and_entity_type(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            entities=["contact", "company"],
+            forgotten__scope={"entities": ["contact"], "owners": [6]},
+        )
+        _contact(10, owner=5)
+        _contact(11, owner=6)
+        Company.objects.create(
+            id=20, title="Firm", assigned_by_id=6, created_at=MONDAY - timedelta(days=200)
+        )
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [(d.entity_type_id, d.client_id) for d in _decisions("forgotten.client")] == [
+            (3, 11)
+        ]
+
+
+def test_the_deals_rule_is_limited_by_pipeline_and_stage(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            deals__enabled=True,
+            deals__scope={"deal_categories": [1], "deal_stages": ["C1:NEW", "C1:OFFER"]},
+        )
+        for deal_id, category, stage in (
+            (50, 0, "NEW"), (51, 1, "C1:NEW"), (52, 1, "C1:WON_SOON"), (53, 1, "C1:OFFER")
+        ):  # fmt: skip
+            Deal.objects.create(
+                id=deal_id, title="Deal", assigned_by_id=5, category_id=category, stage_id=stage,
+                created_at=MONDAY - timedelta(days=60),
+            )  # fmt: skip
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert sorted(d.client_id for d in _decisions("deals.untouched")) == [51, 53]
+
+
+def test_the_ladder_acts_only_within_its_scope_and_keeps_the_other_statuses(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(hot=10),
+            ladder__scope={
+                "conditions": [{"field": "UF_CRM_BRANCH", "op": "eq", "value": "north"}]
+            },
+            forgotten__enabled=False,
+        )
+        for client_id, branch in ((10, "north"), (11, "south")):
+            _contact(client_id, status="hot")
+            Contact.objects.filter(pk=client_id).update(
+                uf={"UF_CRM_KEEPWARM_STATUS": ENUM["hot"], "UF_CRM_BRANCH": branch}
+            )
+            _call(3, client_id, MONDAY - timedelta(days=40))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("ladder.decay")] == [10]
+        assert ClientState.objects.get(client_id=11).status == "hot"  # read, kept, not decayed
+
+
+def test_the_released_rule_never_hands_over_clients_outside_its_scope(portal):
+    with in_portal(portal):
+        _settings(
+            released__enabled=True,
+            released__days_overdue=7,
+            released__scope={"conditions": [{"field": "UF_CRM_KEY_ACCOUNT", "op": "empty"}]},
+        )
+        for client_id in (10, 11):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+        Contact.objects.filter(pk=10).update(uf={"UF_CRM_KEY_ACCOUNT": "1"})
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("released.overdue_task")] == [11]
