@@ -201,16 +201,24 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    counts["cleared"] = _execute(
+    counts["cleared"] = _states_clear(STATUS_CHANGES_TABLE)
+    return counts
+
+
+def _states_clear(changes_table: str) -> int:
+    """Take out of the ladder the clients whose status was cleared or set to Empty in Bitrix24.
+
+    `changes_table` has et, cid, value (the field's raw value) and code (its status, if any).
+    """
+    return _execute(
         f"""
         DELETE FROM assistants_clientstate cs
-        USING {STATUS_CHANGES_TABLE} c
+        USING {changes_table} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
-          AND (c.code IS NULL OR c.code = 'empty') AND c.value = ''
+          AND ((c.code IS NULL AND c.value = '') OR c.code = 'empty')
         """,
-        params,
+        {},
     )
-    return counts
 
 
 def _chain_rows(ctx: PassContext) -> list[tuple[str, str, datetime, int]]:
@@ -751,15 +759,7 @@ def ladder_statuses_reindex(
         """,
         params,
     )
-    counts["cleared"] = _execute(
-        f"""
-        DELETE FROM assistants_clientstate cs
-        USING {REINDEX_TABLE} r
-        WHERE cs.entity_type_id = r.et AND cs.client_id = r.cid
-          AND (r.value = '' OR r.code = 'empty')
-        """,
-        params,
-    )
+    counts["cleared"] = _states_clear(REINDEX_TABLE)
     counts["skipped"] = _execute(
         f"""
         UPDATE assistants_decision d SET status = 'skipped', last_error = %(skip_note)s
