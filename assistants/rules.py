@@ -18,6 +18,7 @@ from django.db import connection
 
 from assistants.calendar import WorkCalendar
 from assistants.facts import FACTS_TABLE
+from assistants.selectors import AWAY_USERS_SQL
 
 ENTITY_TYPES = {"contact": 3, "company": 4, "deal": 2}
 STATUS_FIELD = "UF_CRM_KEEPWARM_STATUS"
@@ -646,7 +647,8 @@ def deal_decisions(ctx: PassContext) -> int:
 def released_decisions(ctx: PassContext) -> int:
     """Forgotten task overdue M days, still no activity, nothing planned → a new owner.
 
-    Owners on leave are left alone; new owners are active, present, under their cap.
+    Owners on leave (in Keepwarm's list or the portal's absence chart) are left alone; new owners
+    are active, present, under their cap.
     """
     rule = ctx.settings["released"]
     if not rule["enabled"]:
@@ -658,6 +660,7 @@ def released_decisions(ctx: PassContext) -> int:
         "move_deals": rule["move_deals"],
         "move_tasks": rule["move_tasks"],
         "move_contacts": rule.get("move_contacts", True),
+        "away_on": ctx.as_of,
     }
     released_scope = rule.get("scope") or {}
     scope = _scope_sql(released_scope, "f", params, "rl")
@@ -677,9 +680,8 @@ def released_decisions(ctx: PassContext) -> int:
           AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
           AND f.owner_id = d.owner_id AND {scope}
           AND {_not_snoozed("f")}
-          AND NOT EXISTS (SELECT 1 FROM assistants_managerabsence a
-                          WHERE a.user_id = f.owner_id
-                            AND %(as_of)s::date BETWEEN a.starts_on AND a.ends_on)
+          AND NOT EXISTS (SELECT 1 FROM ({AWAY_USERS_SQL}) away
+                          WHERE away.user_id = f.owner_id)
     """
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({candidates}) c", params)

@@ -49,6 +49,16 @@ scope_declare(
 )
 scope_declare(
     ScopeSpec(
+        name="calendar",
+        why=_(
+            "Employees' absences from the absence chart (leave, sick days, business trips), so "
+            "no client is handed over to or taken from a manager who is away. Only the dates of "
+            "entries marked absent are kept; meetings and the names of entries are not."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
         name="im",
         why=_("System notifications (the daily digest and warnings) to managers and supervisors."),
     )
@@ -654,5 +664,24 @@ method_declare(
         fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
         field_params=("select", "filter"),
         classification="business",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="calendar.accessibility.get",
+        scope="calendar",
+        access="read",
+        purpose=_(
+            "Mirrors the days active employees are absent (absence chart entries) for the next "
+            "two months, so assistants neither release clients from nor hand clients to a "
+            "manager who is away; meetings (busy) and entry names are not kept."
+        ),
+        feature=SYNC,
+        params=("users", "from", "to"),
+        fields=("ID", "DATE_FROM", "DATE_TO", "DT_SKIP_TIME", "ACCESSIBILITY"),
+        field_params=(),
+        stored_in="crm_sync_userabsence",
+        retention="window",
     )
 )

@@ -17,6 +17,7 @@ from crm_sync.models import (
     Department,
     Task,
     User,
+    UserAbsence,
     UserFieldDefinition,
 )
 from tests.conftest import in_portal
@@ -251,6 +252,49 @@ def test_a_manager_on_leave_receives_no_clients(portal):
 
         targets = {d.params["to"] for d in _decisions("released.overdue_task")}
         assert targets and 6 not in targets and 5 not in targets
+
+
+def test_a_manager_absent_in_the_bitrix24_absence_chart_receives_no_clients(portal):
+    """The mirrored absence chart counts like Keepwarm's own list (and a Keepwarm entry for
+    someone else does not hide it)."""
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        UserAbsence.objects.create(
+            user_id=6, event_id=41, starts_on=MONDAY.date(), ends_on=MONDAY.date()
+        )
+        ManagerAbsence.objects.create(  # next week: not away today
+            user_id=90,
+            starts_on=MONDAY.date() + timedelta(days=1),
+            ends_on=MONDAY.date() + timedelta(days=5),
+        )
+        for client_id in (10, 11, 12):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        targets = {d.params["to"] for d in _decisions("released.overdue_task")}
+        assert targets == {7, 90}
+
+
+def test_clients_of_a_manager_absent_in_the_absence_chart_are_not_released(portal):
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        UserAbsence.objects.create(
+            user_id=5,
+            event_id=42,
+            starts_on=MONDAY.date() - timedelta(days=3),
+            ends_on=MONDAY.date() + timedelta(days=3),
+        )
+        _contact(10)
+        _forgotten_done(10, 710, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+        assert _decisions("released.overdue_task") == []
+
+        # The day after the absence ends, the overdue client is released after all.
+        assistants_pass_run(as_of=MONDAY + timedelta(days=4))
+        assert [d.client_id for d in _decisions("released.overdue_task")] == [10]
 
 
 def test_a_mass_release_waits_for_approval(portal):
