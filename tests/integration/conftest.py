@@ -35,9 +35,9 @@ def connect(live_server, settings, transactional_db):
     settings.KEEPWARM_PUBLIC_URL = live_server.url
     connected: list[str] = []
 
-    def install(sandbox: SandboxProcess) -> Portal:
+    def install(sandbox: SandboxProcess, *options: str) -> Portal:
         out = io.StringIO()
-        call_command("connect_portal", "--sandbox", sandbox.base, stdout=out)
+        call_command("connect_portal", "--sandbox", sandbox.base, *options, stdout=out)
         member_id = out.getvalue().strip().splitlines()[-1]
         connected.append(member_id)
         return Portal.objects.get(member_id=member_id)
