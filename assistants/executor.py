@@ -31,6 +31,9 @@ from assistants.messages import (
     digest_task_title,
     names_for,
     notification_text,
+    stream_post_message,
+    stream_post_title,
+    stream_skip_reason,
     task_title,
 )
 from assistants.models import ClientEvent, ClientState, Decision
@@ -39,6 +42,7 @@ from assistants.selectors import assistant_settings_current
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.bitrix.errors import BitrixError
 from crm_sync.selectors import department_heads, status_enum_values
+from tenants.selectors import portal_granted_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class ExecutionResult:
     failed: int = 0
     retried: int = 0
     recovered: int = 0
+    skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -155,6 +160,25 @@ def _commands(decision: Decision, ctx: _Context) -> dict[str, tuple[str, dict]]:
                     "tasks.task.update",
                     {"taskId": task_id, "fields": {"RESPONSIBLE_ID": params["to"]}},
                 )
+    elif decision.action == "stream_post":
+        recipient = _recipient(decision, ctx)
+        if recipient is None or not params.get("items"):
+            raise LookupError("an activity stream post with nobody to address or no clients")
+        commands[key] = (
+            "log.blogpost.add",
+            {
+                "POST_TITLE": stream_post_title(decision, ctx.language),
+                "POST_MESSAGE": stream_post_message(
+                    decision,
+                    ctx.settings,
+                    ctx.portal.domain,
+                    ctx.names,
+                    ctx.language,
+                    DIGEST_LINES,
+                )[:STREAM_POST_CHARS],
+                "DEST": [f"U{recipient}"],  # that manager only, not the whole company
+            },
+        )
     elif decision.action == "notify":
         recipient = _recipient(decision, ctx)
         if recipient is None:
@@ -225,10 +249,14 @@ def outbox_execute(*, portal, now: datetime | None = None, limit: int = 1000) ->
 
 
 def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResult:
-    """Send queued notifications: one digest per recipient when the portal combines them."""
+    """Send queued notifications: one digest per recipient when the portal combines them.
+
+    The day's activity stream posts (notifications.stream_digest) go first, in the same run.
+    """
     now = now or timezone.now()
     result = ExecutionResult()
     client = BitrixClient.for_portal(portal)
+    _stream_posts_send(client, portal, now, result)
     while True:
         # The whole day's notifications at once: a digest is one message per recipient (seed
         # 001: "only once a day"), not one per 50 decisions.
@@ -244,6 +272,35 @@ def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResul
     return result
 
 
+def _stream_posts_send(client: BitrixClient, portal, now: datetime, result: ExecutionResult):
+    """Post the planned activity stream digests, or skip them with the reason on each.
+
+    A portal that did not grant the `log` scope is not asked at all: the posts are skipped
+    with a reason the portal's admin can act on, and the warnings still go out as notifications
+    (they are decisions of their own).
+    """
+    while True:
+        claimed = _claim(MAX_BATCH, actions=("stream_post",))
+        if not claimed:
+            return
+        ctx = _context(portal, now, claimed)
+        reason = ""
+        if not ctx.settings["notifications"]["stream_digest"]:
+            reason = stream_skip_reason("off", ctx.language)
+        elif STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
+            reason = stream_skip_reason("no_scope", ctx.language)
+        if reason:
+            Decision.objects.filter(pk__in=[d.pk for d in claimed]).update(
+                status=Decision.Status.SKIPPED, last_error=reason
+            )
+            result.skipped += len(claimed)
+            continue
+        _send(client, claimed, ctx, result)
+
+
+STREAM_SCOPE = "log"
+# Bitrix24 documents no length limit for POST_MESSAGE; DIGEST_LINES lines stay far below this.
+STREAM_POST_CHARS = 60_000
 DIGEST_CLAIM = 10_000
 DIGEST_RULE = "forgotten.digest"
 # A digest task is bound to this many of its clients; the description lists DIGEST_LINES of them.
@@ -380,6 +437,10 @@ def _payload(decision: Decision, answer) -> dict:
         }
     if decision.action == "set_status":
         return {"previous_status": decision.params.get("from"), "status": decision.params.get("to")}
+    if decision.action == "stream_post":
+        # The portal answers the new post's id (older portals: `true`, so no id to keep).
+        post_id = int(answer) if str(answer).isdigit() else None
+        return {"post_id": post_id, "recipient": decision.owner_id}
     return {"answer": answer}
 
 
@@ -574,20 +635,49 @@ def _recover(client: BitrixClient, portal, now: datetime) -> int:
     for decision in marked:
         decision.params = {**decision.params, "timeline_posted": True}
     Decision.objects.bulk_update(marked, ["params"])
+    payloads = {pk: {"task_id": task_id, "recovered": True} for pk, task_id in found.items()}
+    payloads.update(
+        {
+            pk: {"post_id": post_id, "recipient": owner, "recovered": True}
+            for pk, (post_id, owner) in _stream_posts_found(client, stuck, portal).items()
+        }
+    )
     _finish_batch(
-        [
-            _Outcome(d, ok=True, payload={"task_id": found[d.pk], "recovered": True})
-            for d in stuck
-            if d.pk in found
-        ],
+        [_Outcome(d, ok=True, payload=payloads[d.pk]) for d in stuck if d.pk in payloads],
         result=ExecutionResult(),
         ctx=ctx,
     )
-    # Not created (tasks), or idempotent (status, owner, notification TAG): send again.
-    Decision.objects.filter(pk__in=[d.pk for d in stuck if d.pk not in found]).update(
+    # Not created (tasks, stream posts), or idempotent (status, owner, notification TAG): send
+    # again.
+    Decision.objects.filter(pk__in=[d.pk for d in stuck if d.pk not in payloads]).update(
         status=Decision.Status.QUEUED
     )
     return len(stuck)
+
+
+def _stream_posts_found(
+    client: BitrixClient, stuck: list[Decision], portal
+) -> dict[int, tuple[int, int | None]]:
+    """Stuck stream posts already in the activity stream: {decision id: (post id, manager)}.
+
+    Each is looked for among the newest posts addressed to its manager, by the `(KW-<id>)`
+    marker its title ends with; a post made moments before the crash is on the first page.
+    Without the `log` scope nothing can have been posted (and nothing can be asked).
+    """
+    candidates = [d for d in stuck if d.action == "stream_post" and d.owner_id]
+    if not candidates or STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
+        return {}
+    found: dict[int, tuple[int, int | None]] = {}
+    for start in range(0, len(candidates), MAX_BATCH):
+        chunk = candidates[start : start + MAX_BATCH]
+        answer = client.batch(
+            {f"p{d.pk}": ("log.blogpost.get", {"LOG_RIGHTS": [f"U{d.owner_id}"]}) for d in chunk}
+        )
+        for decision in chunk:
+            for row in answer.results.get(f"p{decision.pk}") or []:
+                if str(row.get("TITLE", "")).endswith(f"(KW-{decision.pk})"):
+                    found[decision.pk] = (int(row["ID"]), decision.owner_id)
+    return found
 
 
 def _timeline_posts_found(client: BitrixClient, stuck: list[Decision], ctx: _Context) -> set[int]:

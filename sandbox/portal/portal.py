@@ -53,6 +53,7 @@ def method_scope(method: str) -> str:
         ("im.", "im"),
         ("placement.", "placement"),
         ("voximplant.", "telephony"),
+        ("log.", "log"),
     ):
         if name.startswith(prefix):
             return scope

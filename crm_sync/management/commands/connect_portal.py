@@ -26,8 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox", required=True, metavar="BASE_URL")
         parser.add_argument("--user-id", type=int, default=1, help="the installing admin")
         parser.add_argument("--ca-bundle", default=settings.BITRIX_CA_BUNDLE or None)
+        parser.add_argument(
+            "--scopes",
+            default="",
+            help="comma-separated scopes to register instead of the registry's (a portal that "
+            "installed an older version of the app, which asked for fewer)",
+        )
 
-    def handle(self, *args, sandbox: str, user_id: int, ca_bundle: str | None, **options):
+    def handle(
+        self, *args, sandbox: str, user_id: int, ca_bundle: str | None, scopes: str, **options
+    ):
         base = sandbox.rstrip("/")
         public = settings.KEEPWARM_PUBLIC_URL.rstrip("/")
         verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
@@ -35,7 +43,7 @@ class Command(BaseCommand):
             registration = {
                 "client_id": settings.BITRIX_CLIENT_ID,
                 "client_secret": settings.BITRIX_CLIENT_SECRET,
-                "scope": ",".join(requested_scopes()),  # the data-use sheet's list
+                "scope": scopes or ",".join(requested_scopes()),  # the data-use sheet's list
                 "install_url": f"{public}/b24/install/",
                 "app_url": f"{public}/b24/app/",
             }
