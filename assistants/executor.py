@@ -8,8 +8,8 @@ and follow-up decisions, each written by one set-based statement for the batch.
 
 A crash between sending and storing leaves decisions in `executing`. Before such a decision is
 sent again, Bitrix24 is asked whether its effect already exists, by the marker every created
-object carries (`KW-<decision id>` in a task title or timeline post, the TAG of a notification);
-updates (status, owner) are idempotent by nature.
+object carries (`KW-<decision id>` in a task title, a timeline post or an activity stream post's
+title, the TAG of a notification); updates (status, owner) are idempotent by nature.
 """
 
 from __future__ import annotations
@@ -284,14 +284,18 @@ def _stream_posts_send(client: BitrixClient, portal, now: datetime, result: Exec
         if not claimed:
             return
         ctx = _context(portal, now, claimed)
-        reason = ""
+        why = ""
         if not ctx.settings["notifications"]["stream_digest"]:
-            reason = stream_skip_reason("off", ctx.language)
+            why = "off"
         elif STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
-            reason = stream_skip_reason("no_scope", ctx.language)
-        if reason:
+            why = "no_scope"
+        if why:
+            # The code goes in the result (the explanation renders it in the reader's
+            # language); the portal's own wording goes in last_error, for the log.
             Decision.objects.filter(pk__in=[d.pk for d in claimed]).update(
-                status=Decision.Status.SKIPPED, last_error=reason
+                status=Decision.Status.SKIPPED,
+                result={"skipped": why},
+                last_error=stream_skip_reason(why, ctx.language),
             )
             result.skipped += len(claimed)
             continue

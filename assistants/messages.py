@@ -88,10 +88,12 @@ def decision_reason(decision, settings: dict, language: str = "ru") -> str:
                 "contacted: the client goes to another manager."
             ) % {"deadline": _date(facts.get("task_deadline"))}
         if rule == "ladder.stream_digest":
-            return _(
+            text = _(
                 "The statuses of these clients change soon: one post in the activity stream, "
                 "visible to their manager only (%(count)s clients)."
             ) % {"count": len(params.get("items", []))}
+            skipped = (decision.result or {}).get("skipped")
+            return f"{text} {stream_skip_reason(skipped, language)}" if skipped else text
         if rule == "undo":
             return _("An earlier assistant action was undone.")
         return rule

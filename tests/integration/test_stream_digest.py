@@ -13,7 +13,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from assistants.messages import decision_reason
 from assistants.models import Decision
+from assistants.selectors import assistant_settings_current
 from assistants.services import assistants_run
 from crm_sync.bitrix.registry import requested_scopes
 from crm_sync.models import Activity, Contact
@@ -187,6 +189,11 @@ def test_a_portal_without_the_log_scope_gets_the_warnings_as_notifications_only(
         [post] = Decision.objects.filter(rule=STREAM)
         [warning] = Decision.objects.filter(rule="ladder.warning", client_id=ids["nine"])
     assert post.status == "skipped" and "log" in post.last_error
+    # Explained like any decision, in the reader's language.
+    with in_portal(portal):
+        document = assistant_settings_current().document
+    assert "“log”" in decision_reason(post, document, "en")
+    assert "«log»" in decision_reason(post, document, "ru")
     assert "уведомлени" in post.last_error  # Russian portal: the reason is in Russian
     assert warning.status == "done"
     assert any("Nine Streamov" in n for n in _notifications_to(sandbox, manager))
