@@ -87,6 +87,13 @@ def decision_reason(decision, settings: dict, language: str = "ru") -> str:
                 "The reminder task (due %(deadline)s) is overdue and the client is still not "
                 "contacted: the client goes to another manager."
             ) % {"deadline": _date(facts.get("task_deadline"))}
+        if rule == "ladder.stream_digest" and params.get("team"):
+            text = _(
+                "The statuses of these clients of your team change soon: one post in the "
+                "activity stream, visible to you only (%(count)s clients)."
+            ) % {"count": len(params.get("items", []))}
+            skipped = (decision.result or {}).get("skipped")
+            return f"{text} {stream_skip_reason(skipped, language)}" if skipped else text
         if rule == "ladder.stream_digest":
             text = _(
                 "The statuses of these clients change soon: one post in the activity stream, "

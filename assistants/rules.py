@@ -395,6 +395,72 @@ def stream_digests_plan(ctx: PassContext) -> int:
         """,
         params,
     )
+    return created + _team_stream_digests_plan(params)
+
+
+# The same, for the supervisors' posts (a warning is in its manager's and in the team's post).
+_WAITING_TEAM_WARNINGS = _WAITING_WARNINGS.replace("'stream'", "'team_stream'")
+
+
+def _team_stream_digests_plan(params: dict[str, Any]) -> int:
+    """One post per supervisor per day with the warnings of their team (issue 5: a digest per
+    manager and one per supervisor). Supervisors come from the mirrored company structure,
+    resolved per waiting manager (a few dozen people), never per client."""
+    from crm_sync.selectors import department_heads
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT owner_id FROM ({_WAITING_TEAM_WARNINGS}) w")
+        owners = [row[0] for row in cursor.fetchall()]
+    if not owners:
+        return 0
+    org = department_heads()
+    pairs = [(owner, head) for owner in owners if (head := org.supervisor_of(owner))]
+    if not pairs:
+        return 0
+    teams, team_params = _values_sql(pairs, ("bigint", "bigint"))
+    params = {**params, **team_params}
+    created = _insert_decisions(
+        f"""
+        SELECT 'ladder:stream-team:' || t.head || ':' || %(day)s,
+               'ladder', '{STREAM_RULE}', 0, t.head, t.head, 'stream_post',
+               jsonb_build_object('to', 'owner', 'team', true, 'day', %(day)s,
+                                  'items', '[]'::jsonb),
+               jsonb_build_object('day', %(day)s, 'team', true)
+        FROM ({_WAITING_TEAM_WARNINGS}) w
+        JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        GROUP BY t.head
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        WITH waiting AS (
+            SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
+            JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        ),
+        grouped AS (
+            SELECT head, 'ladder:stream-team:' || head || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
+                                               params->>'status', params->>'next',
+                                               facts->>'clock_started',
+                                               (facts->>'days')::int) ORDER BY id) AS items
+            FROM waiting GROUP BY head
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.head
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('team_stream', l.key)
+        FROM waiting w JOIN linked l ON l.head = w.head
+        WHERE i.id = w.id
+        """,
+        params,
+    )
     return created
 
 

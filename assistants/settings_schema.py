@@ -191,8 +191,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                     "description": "Also post, once a day at the notification hour, one "
                     "message to the activity stream for each manager (visible to that manager "
                     "only) listing the clients whose status changes soon: status, next status "
-                    "and date. Needs the log scope; a portal that has not granted it gets the "
-                    "warnings as notifications only, and each skipped post says why.",
+                    "and date; and one for each supervisor with their team's clients. Needs the "
+                    "log scope; a portal that has not granted it gets the warnings as "
+                    "notifications only, and each skipped post says why.",
                 },
                 "timeline_posts": {"type": "boolean"},
             },

@@ -19,6 +19,7 @@ from assistants.selectors import assistant_settings_current
 from assistants.services import assistants_run
 from crm_sync.bitrix.registry import requested_scopes
 from crm_sync.models import Activity, Contact
+from crm_sync.selectors import department_heads
 from tests.conftest import in_portal
 from tests.integration.test_assistant_scenarios import (
     PORTAL,
@@ -90,7 +91,7 @@ def test_each_manager_gets_one_stream_post_of_their_clients_about_to_drop(synced
     executor that crashed after posting and runs again, posts nothing new."""
     sandbox, portal = synced_sandbox(**PORTAL)
     now = timezone.now().replace(microsecond=0)
-    manager, other = 3, 4
+    manager, other, supervisor = 3, 4, 2
     # "New" lasts 10 days and is warned 3 days before: 8 and 9 silent days are warned, 5 not.
     ids = _clients(
         sandbox,
@@ -119,22 +120,40 @@ def test_each_manager_gets_one_stream_post_of_their_clients_about_to_drop(synced
         preview, _, _ = assistants_run(portal=portal, as_of=now, dry_run=True)
         planned = [row for row in preview.planned if row["rule"] == STREAM]
         assert Decision.objects.count() == decisions
-        assert {row["owner_id"]: len(row["params"]["items"]) for row in planned} == {
+        own = [row for row in planned if not row["params"].get("team")]
+        assert {row["owner_id"]: len(row["params"]["items"]) for row in own} == {
             manager: 2,
             other: 1,
         }
-        assert preview.counts["ladder.stream_post"] == 2
+        # The supervisors' posts list their teams' clients (department 2 is headed by user 2).
+        org = department_heads()
+        heads = {org.supervisor_of(manager), org.supervisor_of(other)} - {None}
+        team = {row["owner_id"]: row for row in planned if row["params"].get("team")}
+        assert set(team) == heads and org.supervisor_of(manager) == supervisor
+        assert {item[2] for item in team[supervisor]["params"]["items"]} >= {
+            ids["nine"],
+            ids["eight"],
+        }
+        assert preview.counts["ladder.stream_post"] == 2 + len(heads)
 
         _, executed, notified = assistants_run(portal=portal, as_of=now, send_notifications=True)
         assert executed.failed == 0 and notified.failed == 0, executed.errors + notified.errors
-        posts_of = {d.owner_id: d for d in Decision.objects.filter(rule=STREAM)}
-        assert {d.status for d in posts_of.values()} == {"done"}
+        stream = list(Decision.objects.filter(rule=STREAM))
+        posts_of = {d.owner_id: d for d in stream if not d.params.get("team")}
+        team_posts = {d.owner_id: d for d in stream if d.params.get("team")}
+        assert {d.status for d in stream} == {"done"}
         # The warnings themselves still went out as notifications.
         assert set(
             Decision.objects.filter(rule="ladder.warning").values_list("status", flat=True)
         ) == {"done"}
     posts = {int(post["ID"]): post for post in _posts(sandbox)}
-    assert len(posts) == 2
+    assert len(posts) == len(stream) == 2 + len(heads)
+    theirs_too = posts[team_posts[supervisor].result["post_id"]]
+    assert theirs_too["DEST"] == [f"U{supervisor}"]
+    assert (
+        "Nine Streamov" in theirs_too["DETAIL_TEXT"]
+        and "вашей команды" in theirs_too["DETAIL_TEXT"]
+    )
     mine = posts[posts_of[manager].result["post_id"]]
     assert mine["DEST"] == [f"U{manager}"]  # visible to that manager, not to the whole company
     assert mine["TITLE"].endswith(f"(KW-{posts_of[manager].pk})")
@@ -154,8 +173,8 @@ def test_each_manager_gets_one_stream_post_of_their_clients_about_to_drop(synced
     with in_portal(portal):
         _, executed, notified = assistants_run(portal=portal, as_of=now, send_notifications=True)
         assert executed.done == notified.done == 0
-        assert Decision.objects.filter(rule=STREAM).count() == 2
-    assert _post_requests(sandbox) == requests and len(_posts(sandbox)) == 2
+        assert Decision.objects.filter(rule=STREAM).count() == len(stream)
+    assert _post_requests(sandbox) == requests and len(_posts(sandbox)) == len(stream)
 
     # A crash after the portal made the post and before the outbox stored it: the decision is
     # still `executing` with no result. The next run finds the post by its marker.
@@ -169,7 +188,7 @@ def test_each_manager_gets_one_stream_post_of_their_clients_about_to_drop(synced
         stuck.refresh_from_db()
     assert stuck.status == "done" and stuck.result["recovered"] is True
     assert stuck.result["post_id"] == int(mine["ID"])
-    assert _post_requests(sandbox) == requests and len(_posts(sandbox)) == 2
+    assert _post_requests(sandbox) == requests and len(_posts(sandbox)) == len(stream)
 
 
 @slow_end_to_end
@@ -185,8 +204,11 @@ def test_a_portal_without_the_log_scope_gets_the_warnings_as_notifications_only(
         _stream_settings(on=True)
         _, executed, notified = assistants_run(portal=portal, as_of=now, send_notifications=True)
         assert executed.failed == 0 and notified.failed == 0, executed.errors + notified.errors
-        assert notified.skipped == 1
-        [post] = Decision.objects.filter(rule=STREAM)
+        assert notified.skipped == Decision.objects.filter(rule=STREAM).count() >= 1
+        assert set(Decision.objects.filter(rule=STREAM).values_list("status", flat=True)) == {
+            "skipped"
+        }
+        [post] = Decision.objects.filter(rule=STREAM, params__team__isnull=True)
         [warning] = Decision.objects.filter(rule="ladder.warning", client_id=ids["nine"])
     assert post.status == "skipped" and "log" in post.last_error
     # Explained like any decision, in the reader's language.
