@@ -9,7 +9,8 @@ touch Bitrix24; the executor does (assistants.executor).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ class PassContext:
     settings: dict[str, Any]
     settings_version: int
     calendar: WorkCalendar
+    # Decisions this pass inserted, by (assistant, action): counted as they are written, so the
+    # pass's summary needs no second read of ~100,000 rows.
+    tally: Counter = field(default_factory=Counter)
 
     def entity_ids(self) -> list[int]:
         return [ENTITY_TYPES[name] for name in self.settings["entities"]]
@@ -40,19 +44,33 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
         return max(cursor.rowcount, 0)
 
 
-def _insert_decisions(select_sql: str, params: dict[str, Any], *, status: str = "queued") -> int:
+def _insert_decisions(
+    ctx: PassContext, select_sql: str, params: dict[str, Any], *, status: str = "queued"
+) -> int:
     """INSERT the rows of `select_sql` (key, assistant, rule, et, cid, owner, action, params,
-    facts) into the outbox; existing keys are left alone."""
+    facts) into the outbox; existing keys are left alone. Returns how many were inserted."""
     sql = f"""
-        INSERT INTO assistants_decision
-            (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id, owner_id,
-             action, params, facts, reason, status, attempts, last_error, result, created_at)
-        SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid, s.owner_id,
-               s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb, %(now)s
-        FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params, facts)
-        ON CONFLICT (key) DO NOTHING
+        WITH inserted AS (
+            INSERT INTO assistants_decision
+                (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id,
+                 owner_id, action, params, facts, reason, status, attempts, last_error, result,
+                 created_at)
+            SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid,
+                   s.owner_id, s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb,
+                   %(now)s
+            FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params,
+                                     facts)
+            ON CONFLICT (key) DO NOTHING
+            RETURNING assistant, action
+        )
+        SELECT assistant, action, count(*) FROM inserted GROUP BY assistant, action
     """
-    return _execute(sql, {**params, "status": status})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "status": status})
+        rows = cursor.fetchall()
+    for assistant, action, count in rows:
+        ctx.tally[(assistant, action)] += count
+    return sum(count for _, _, count in rows)
 
 
 def _base_params(ctx: PassContext) -> dict[str, Any]:
@@ -77,6 +95,9 @@ def _status_values_sql() -> str:
         CROSS JOIN LATERAL jsonb_array_elements(d.enum_items) AS item
         WHERE d.field_name = '{STATUS_FIELD}' AND d.entity IN ('CRM_CONTACT', 'CRM_COMPANY')
     """
+
+
+STATUS_CHANGES_TABLE = "kw_status_changes"
 
 
 def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
@@ -118,20 +139,30 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    # 2. A raise without a recent call, where the portal forbids it: queue a revert + warning.
-    changed = f"""
-        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value
+    # Fresh statistics for this and the ladder's joins: on a portal's first pass the table was
+    # empty a statement ago, and joins planned on that ran as nested loops (a second per pass).
+    _execute("ANALYZE assistants_clientstate", {})
+    # 2. What people changed in Bitrix24 since the last pass, read once (usually a handful of
+    #    rows): a raise without a recent call, where the portal forbids it, is flagged.
+    _execute(f"DROP TABLE IF EXISTS {STATUS_CHANGES_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {STATUS_CHANGES_TABLE} AS
+        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value,
+               COALESCE(%(requires_call)s AND s.code NOT IN ('empty', 'in_work')
+                   AND (%(rank)s::jsonb->>s.code)::int < (%(rank)s::jsonb->>cs.status)::int
+                   AND (s.last_call_at IS NULL OR s.last_call_at < %(lookback)s),
+                   FALSE) AS forbidden
         FROM ({seen}) s
         JOIN assistants_clientstate cs ON cs.entity_type_id = s.et AND cs.client_id = s.cid
         WHERE s.value <> cs.bitrix_value
-    """
-    forbidden = f"""
-        SELECT c.* FROM ({changed}) c
-        WHERE %(requires_call)s AND c.code IS NOT NULL AND c.code NOT IN ('empty', 'in_work')
-          AND (%(rank)s::jsonb->>c.code)::int < (%(rank)s::jsonb->>c.old_status)::int
-          AND (c.last_call_at IS NULL OR c.last_call_at < %(lookback)s)
-    """
+        """,
+        params,
+    )
+    _execute(f"ANALYZE {STATUS_CHANGES_TABLE}", {})
+    # A forbidden raise is not taken in: a revert and a warning are queued (seed 001).
     counts["reverted"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:revert:' || f.et || ':' || f.cid || ':' || f.value || ':'
                    || COALESCE(to_char(f.modified_at, 'YYYYMMDDHH24MISS'), '-') AS key,
@@ -142,7 +173,8 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
                jsonb_build_object('attempted_status', f.code, 'status', f.old_status,
                                   'last_call_at', f.last_call_at,
                                   'lookback_days', %(lookback_days)s) AS facts
-        FROM ({forbidden}) f
+        FROM {STATUS_CHANGES_TABLE} f
+        WHERE f.forbidden
         """,
         {**params, "lookback_days": ladder["raise_call_lookback_days"]},
     )
@@ -152,17 +184,16 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         f"""
         UPDATE assistants_clientstate cs
         SET status = c.code, status_since = %(as_of)s, bitrix_value = c.value, updated_at = %(now)s
-        FROM ({changed}) c
+        FROM {STATUS_CHANGES_TABLE} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
-          AND c.code IS NOT NULL AND c.code <> 'empty'
-          AND NOT EXISTS (SELECT 1 FROM ({forbidden}) f WHERE f.et = c.et AND f.cid = c.cid)
+          AND c.code IS NOT NULL AND c.code <> 'empty' AND NOT c.forbidden
         """,
         params,
     )
     counts["cleared"] = _execute(
         f"""
         DELETE FROM assistants_clientstate cs
-        USING ({changed}) c
+        USING {STATUS_CHANGES_TABLE} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
           AND (c.code IS NULL OR c.code = 'empty') AND c.value = ''
         """,
@@ -248,11 +279,13 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    _execute("ANALYZE kw_ladder_states", {})
+    # Statistics only for what the ladder rules join and filter on.
+    _execute("ANALYZE kw_ladder_states (et, cid, status, clock, open_deals)", {})
     states = "SELECT * FROM kw_ladder_states"
     counts = {}
     # An open deal puts the client In work; closing it (won or not) raises the client to Hot.
     counts["in_work"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:in_work:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -265,6 +298,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         params,
     )
     counts["hot"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:hot:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -285,6 +319,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
     # The furthest step each client has decayed to is picked over narrow rows first; the JSON
     # of a decision is built only for the rows that become decisions.
     counts["decay"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:decay:' || s.et || ':' || s.cid || ':' || s.status || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -316,6 +351,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         warns, warn_params = _values_sql(warn_rows, ("text", "text", "timestamptz", "integer"))
         _pending_decay_build()
         counts["warn"] = _insert_decisions(
+            ctx,
             f"""
             SELECT 'ladder:warn:' || s.et || ':' || s.cid || ':' || s.status || ':'
                        || to_char(s.clock, 'YYYYMMDDHH24MISS') AS key,
@@ -357,6 +393,7 @@ def stream_digests_plan(ctx: PassContext) -> int:
     """
     params = {**_base_params(ctx), "day": portal_day(ctx.as_of)}
     created = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:stream:' || w.owner_id || ':' || %(day)s,
                'ladder', '{STREAM_RULE}', 0, w.owner_id, w.owner_id, 'stream_post',
@@ -395,14 +432,14 @@ def stream_digests_plan(ctx: PassContext) -> int:
         """,
         params,
     )
-    return created + _team_stream_digests_plan(params)
+    return created + _team_stream_digests_plan(ctx, params)
 
 
 # The same, for the supervisors' posts (a warning is in its manager's and in the team's post).
 _WAITING_TEAM_WARNINGS = _WAITING_WARNINGS.replace("'stream'", "'team_stream'")
 
 
-def _team_stream_digests_plan(params: dict[str, Any]) -> int:
+def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
     """One post per supervisor per day with the warnings of their team (issue 5: a digest per
     manager and one per supervisor). Supervisors come from the mirrored company structure,
     resolved per waiting manager (a few dozen people), never per client."""
@@ -420,6 +457,7 @@ def _team_stream_digests_plan(params: dict[str, Any]) -> int:
     teams, team_params = _values_sql(pairs, ("bigint", "bigint"))
     params = {**params, **team_params}
     created = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:stream-team:' || t.head || ':' || %(day)s,
                'ladder', '{STREAM_RULE}', 0, t.head, t.head, 'stream_post',
@@ -563,6 +601,7 @@ def forgotten_decisions(ctx: PassContext) -> int:
     params["deadline"] = ctx.as_of + timedelta(days=rule["task_days"])
     params["action"] = "digest_item" if digest else "create_task"
     inserted = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:' || f.entity_type_id || ':' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -631,6 +670,7 @@ def forgotten_digests_plan(ctx: PassContext) -> int:
         "deadline": ctx.as_of + timedelta(days=rule["task_days"]),
     }
     created = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:digest:' || w.owner_id || ':' || %(day)s,
                'forgotten', 'forgotten.digest', 0, w.owner_id, w.owner_id, 'create_task',
@@ -682,6 +722,7 @@ def deal_decisions(ctx: PassContext) -> int:
     params["days"] = rule["days"]
     params["deadline"] = ctx.as_of + timedelta(days=ctx.settings["forgotten"]["task_days"])
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'deal:' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -740,6 +781,7 @@ def released_decisions(ctx: PassContext) -> int:
     if planned > ctx.settings["safety"]["mass_reassign_threshold"]:
         status = "awaiting_approval"  # a mass hand-over waits for an approved preview
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'released:' || c.entity_type_id || ':' || c.client_id || ':' || c.forgotten_id,
                'released', 'released.overdue_task', c.entity_type_id, c.client_id, c.owner_id,
@@ -755,3 +797,92 @@ def released_decisions(ctx: PassContext) -> int:
         params,
         status=status,
     )
+
+
+# --- re-indexing the ladder (seed 001: "index the statuses" after a bulk import) ----------------
+
+REINDEX_TABLE = "kw_reindex"
+
+
+def ladder_statuses_reindex(
+    *, as_of: datetime, entities: list[int], reason: str, skip_note: str
+) -> dict[str, int]:
+    """Take in every client's status as Bitrix24 holds it now, each changed one with a fresh clock.
+
+    A pass treats a raise without a recent call as a manager's mistake and reverts it; after a
+    bulk import of statuses (seed 001: Excel, then "index the statuses") the portal's values
+    are the truth instead. So here every client whose status differs from what Keepwarm knows
+    is taken in as it is, without the raise check; ladder decisions still waiting in the outbox
+    for those clients are skipped (they were planned from the old statuses), and each client's
+    history says why. Clients whose status did not change keep their clocks: day limits are
+    read afresh on every pass, so a settings change needs no re-index.
+    """
+    params = {"as_of": as_of, "entities": entities, "reason": reason, "skip_note": skip_note}
+    _execute(f"DROP TABLE IF EXISTS {REINDEX_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {REINDEX_TABLE} AS
+        SELECT r.et, r.cid, r.value, v.code, cs.status AS old_status
+        FROM (
+            SELECT 3 AS et, id AS cid, COALESCE(uf->>'{STATUS_FIELD}', '') AS value
+            FROM crm_sync_contact
+            UNION ALL
+            SELECT 4, id, COALESCE(uf->>'{STATUS_FIELD}', '')
+            FROM crm_sync_company WHERE NOT is_my_company
+        ) r
+        LEFT JOIN ({_status_values_sql()}) v ON v.et = r.et AND v.value = r.value
+        LEFT JOIN assistants_clientstate cs ON cs.entity_type_id = r.et AND cs.client_id = r.cid
+        WHERE r.et = ANY(%(entities)s) AND (v.code IS NOT NULL OR r.value = '')
+          AND (CASE WHEN cs.client_id IS NULL
+                    THEN v.code IS NOT NULL AND v.code <> 'empty'
+                    ELSE r.value <> cs.bitrix_value END)
+        """,
+        params,
+    )
+    counts = {}
+    counts["taken_in"] = _execute(
+        f"""
+        INSERT INTO assistants_clientstate
+            (entity_type_id, client_id, status, status_since, bitrix_value, updated_at)
+        SELECT r.et, r.cid, r.code, %(as_of)s, r.value, %(as_of)s
+        FROM {REINDEX_TABLE} r
+        WHERE r.code IS NOT NULL AND r.code <> 'empty'
+        ON CONFLICT (entity_type_id, client_id) DO UPDATE
+        SET status = EXCLUDED.status, status_since = EXCLUDED.status_since,
+            bitrix_value = EXCLUDED.bitrix_value, updated_at = EXCLUDED.updated_at
+        """,
+        params,
+    )
+    counts["cleared"] = _execute(
+        f"""
+        DELETE FROM assistants_clientstate cs
+        USING {REINDEX_TABLE} r
+        WHERE cs.entity_type_id = r.et AND cs.client_id = r.cid
+          AND (r.value = '' OR r.code = 'empty')
+        """,
+        params,
+    )
+    counts["skipped"] = _execute(
+        f"""
+        UPDATE assistants_decision d SET status = 'skipped', last_error = %(skip_note)s
+        FROM {REINDEX_TABLE} r
+        WHERE d.entity_type_id = r.et AND d.client_id = r.cid AND d.assistant = 'ladder'
+          AND d.status IN ('queued', 'awaiting_approval')
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        INSERT INTO assistants_clientevent
+            (entity_type_id, client_id, created_at, kind, detail, reason)
+        SELECT r.et, r.cid, %(as_of)s, 'status_reindexed',
+               jsonb_build_object('from', r.old_status,
+                                  'to', CASE WHEN r.code = 'empty' OR r.value = '' THEN NULL
+                                             ELSE r.code END),
+               %(reason)s
+        FROM {REINDEX_TABLE} r
+        """,
+        params,
+    )
+    _execute(f"DROP TABLE {REINDEX_TABLE}", {})
+    return counts

@@ -439,6 +439,82 @@ def test_a_lost_client_handed_over_is_not_called_an_ignored_reminder(portal):
         assert not any("задача-напоминание" in text for text in texts), texts
 
 
+# --- re-indexing after a bulk import of statuses (seed 001) ---------------------------------
+
+
+def test_a_bulk_status_import_is_taken_in_by_a_reindex_instead_of_reverted(portal):
+    from assistants.models import ClientEvent
+    from assistants.services import ladder_reindex
+
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(hot=400, cold=400), ladder__raise_requires_call=True)
+        for client_id in range(10, 40):
+            _contact(client_id, status="cold")
+        assistants_pass_run(as_of=MONDAY - timedelta(days=1))  # Keepwarm adopts them as cold
+        # An Excel import raises twenty of them to Hot and clears five; nobody called anyone.
+        Contact.objects.filter(id__in=range(10, 30)).update(
+            uf={"UF_CRM_KEEPWARM_STATUS": ENUM["hot"]}, modified_at=MONDAY
+        )
+        Contact.objects.filter(id__in=range(30, 35)).update(uf={}, modified_at=MONDAY)
+        # The pass that sees it first takes the raises for managers' mistakes: reverts queued.
+        assistants_pass_run(as_of=MONDAY)
+        reverts = _decisions("ladder.raise_without_call")
+        assert sorted(d.client_id for d in reverts) == list(range(10, 30))
+
+        counts = ladder_reindex(portal=portal, by="supervisor", as_of=MONDAY + timedelta(hours=1))
+
+        assert counts == {"taken_in": 20, "cleared": 0, "skipped": 20}
+        assert {d.status for d in _decisions("ladder.raise_without_call")} == {"skipped"}
+        states = dict(ClientState.objects.values_list("client_id", "status"))
+        assert {cid for cid, status in states.items() if status == "hot"} == set(range(10, 30))
+        assert {cid for cid, status in states.items() if status == "cold"} == set(range(35, 40))
+        assert not set(states) & set(range(30, 35))  # cleared by the pass: out of the ladder
+        hot = ClientState.objects.get(client_id=10)
+        assert hot.status_since == MONDAY + timedelta(hours=1)  # a fresh clock for a new status
+        assert ClientState.objects.get(client_id=35).status_since < MONDAY - timedelta(days=100)
+        events = ClientEvent.objects.filter(kind="status_reindexed")
+        assert sorted(e.client_id for e in events) == list(range(10, 30))
+        assert {(e.detail["from"], e.detail["to"]) for e in events} == {("cold", "hot")}
+        assert all("supervisor" in e.reason for e in events)
+        # Nothing more to take in; the next pass plans no revert.
+        again = ladder_reindex(portal=portal, by="supervisor", as_of=MONDAY + timedelta(hours=2))
+        assert again == {"taken_in": 0, "cleared": 0, "skipped": 0}
+        assistants_pass_run(as_of=MONDAY + timedelta(hours=3))
+        assert (
+            Decision.objects.filter(rule="ladder.raise_without_call", status="queued").count() == 0
+        )
+
+
+def test_a_reindex_clears_and_adopts_what_no_pass_has_seen_yet(portal):
+    from assistants.services import ladder_reindex
+
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(cold=400))
+        for client_id in (10, 11):
+            _contact(client_id, status="cold")
+        assistants_pass_run(as_of=MONDAY - timedelta(days=1))
+        Contact.objects.filter(id=10).update(uf={})  # cleared in Bitrix24
+        _contact(12, status="warm")  # imported with a status, not seen by a pass yet
+        _contact(13)  # no status: stays out of the ladder
+
+        counts = ladder_reindex(portal=portal, by="admin", as_of=MONDAY)
+
+        assert counts == {"taken_in": 1, "cleared": 1, "skipped": 0}
+        states = dict(ClientState.objects.values_list("client_id", "status"))
+        assert states == {11: "cold", 12: "warm"}
+        assert ClientState.objects.get(client_id=12).status_since == MONDAY
+
+
+def test_a_reindex_needs_the_ladder(portal):
+    from assistants.services import ladder_reindex
+    from config.errors import Conflict
+
+    with in_portal(portal):
+        _settings(ladder__enabled=False)
+        with pytest.raises(Conflict):
+            ladder_reindex(portal=portal, by="admin")
+
+
 # --- the status ladder: the activity stream digest, once a day ---------------------------------
 
 
