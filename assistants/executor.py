@@ -290,16 +290,44 @@ def _stream_posts_send(client: BitrixClient, portal, now: datetime, result: Exec
         elif STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
             why = "no_scope"
         if why:
-            # The code goes in the result (the explanation renders it in the reader's
-            # language); the portal's own wording goes in last_error, for the log.
-            Decision.objects.filter(pk__in=[d.pk for d in claimed]).update(
-                status=Decision.Status.SKIPPED,
-                result={"skipped": why},
-                last_error=stream_skip_reason(why, ctx.language),
-            )
-            result.skipped += len(claimed)
+            _stream_posts_skip(claimed, why, ctx, result)
             continue
-        _send(client, claimed, ctx, result)
+        empty = _stream_items_current(claimed)
+        _stream_posts_skip(empty, "nothing", ctx, result)
+        _send(client, [d for d in claimed if d not in empty], ctx, result)
+
+
+def _stream_posts_skip(decisions: list[Decision], why: str, ctx: _Context, result) -> None:
+    """Skip posts with the reason's code in the result (the explanation renders it in the
+    reader's language) and the portal's own wording in last_error, for the log."""
+    if not decisions:
+        return
+    Decision.objects.filter(pk__in=[d.pk for d in decisions]).update(
+        status=Decision.Status.SKIPPED,
+        result={"skipped": why},
+        last_error=stream_skip_reason(why, ctx.language),
+    )
+    result.skipped += len(decisions)
+
+
+def _stream_items_current(posts: list[Decision]) -> list[Decision]:
+    """Drop the items whose warning was skipped since it was planned (a status re-index took
+    the client in as set): the post lists only clients still about to change. Returns the
+    posts left with nothing to list."""
+    ids = {item[0] for post in posts for item in post.params.get("items", [])}
+    gone = set(
+        Decision.objects.filter(pk__in=ids, status=Decision.Status.SKIPPED).values_list(
+            "pk", flat=True
+        )
+    )
+    if not gone:
+        return []
+    changed = [p for p in posts if any(item[0] in gone for item in p.params.get("items", []))]
+    for post in changed:
+        items = [item for item in post.params["items"] if item[0] not in gone]
+        post.params = {**post.params, "items": items}
+    Decision.objects.bulk_update(changed, ["params"])
+    return [post for post in changed if not post.params["items"]]
 
 
 STREAM_SCOPE = "log"

@@ -258,6 +258,11 @@ def stream_skip_reason(kind: str, language: str) -> str:
                 "“log” (activity stream) permission. An administrator can grant it by updating "
                 "or reinstalling the application. The warnings still went out as notifications."
             )
+        if kind == "nothing":
+            return _(
+                "The activity stream post was not made: none of its clients is about to change "
+                "status any more (their statuses were re-indexed)."
+            )
         return _(
             "The activity stream post was not made: the option was turned off before the "
             "portal's notification hour. The warnings still went out as notifications."

@@ -578,3 +578,29 @@ def test_without_the_option_no_stream_post_is_planned(portal):
 
         assert len(_decisions("ladder.warning")) == 1
         assert _decisions("ladder.stream_digest") == []
+
+
+def test_a_stream_post_leaves_out_clients_whose_warning_a_reindex_skipped(portal):
+    from assistants.executor import _stream_items_current
+
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__warn_days_before=3,
+            forgotten__enabled=False,
+            notifications__stream_digest=True,
+        )
+        for client_id, owner in ((10, 5), (11, 5), (12, 6)):
+            _contact(client_id, status="new", owner=owner)
+            _call(3, client_id, MONDAY - timedelta(days=8))
+        assistants_pass_run(as_of=MONDAY)
+        Decision.objects.filter(rule="ladder.warning", client_id__in=[10, 12]).update(
+            status="skipped"
+        )
+        posts = [d for d in _decisions("ladder.stream_digest") if not d.params.get("team")]
+
+        empty = _stream_items_current(posts)
+
+        assert [post.owner_id for post in empty] == [6]  # nothing left to tell manager 6
+        [mine] = Decision.objects.filter(key="ladder:stream:5:2026-11-23")
+        assert [item[2] for item in mine.params["items"]] == [11]
