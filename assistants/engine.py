@@ -60,6 +60,8 @@ def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
             counts[f"ladder.{name}"] = value
         for name, value in rules.ladder_decisions(ctx).items():
             counts[f"ladder.{name}"] = value
+    if settings["notifications"]["stream_digest"]:
+        counts["stream"] = rules.stream_digests_plan(ctx)
     rules.open_task_decisions_build()
     counts["forgotten"] = rules.forgotten_decisions(ctx)
     counts["deals"] = rules.deal_decisions(ctx)

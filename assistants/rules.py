@@ -404,6 +404,138 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
     return counts
 
 
+# Warnings still waiting for their notification and not listed in an activity stream post that
+# is (or will be) on the portal: never linked, or linked to a post that failed or was skipped.
+_WAITING_WARNINGS = """
+    SELECT w.id, w.entity_type_id, w.client_id, w.owner_id, w.params, w.facts
+    FROM assistants_decision w
+    WHERE w.rule = 'ladder.warning' AND w.status = 'queued' AND w.owner_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM assistants_decision g
+                      WHERE g.key = w.params->>'stream' AND g.status NOT IN ('failed', 'skipped'))
+"""
+STREAM_RULE = "ladder.stream_digest"
+
+
+def stream_digests_plan(ctx: PassContext) -> int:
+    """At most one activity stream post per manager per portal day, listing their warnings.
+
+    Seed 001's "message to the stream about soon status changes", batched like the digest: the
+    key `ladder:stream:<manager>:<day>` makes the day's post unique, and warnings join it while
+    it is still queued (it goes out with the notifications, at the portal's hour); once it has
+    gone out, later warnings wait for the next day's. Each item is [warning id, entity type,
+    client id, status, next status, clock start, days of the status]. Returns posts planned.
+    """
+    params = {**_base_params(ctx), "day": portal_day(ctx.as_of)}
+    created = _insert_decisions(
+        ctx,
+        f"""
+        SELECT 'ladder:stream:' || w.owner_id || ':' || %(day)s,
+               'ladder', '{STREAM_RULE}', 0, w.owner_id, w.owner_id, 'stream_post',
+               jsonb_build_object('to', 'owner', 'day', %(day)s, 'items', '[]'::jsonb),
+               jsonb_build_object('day', %(day)s)
+        FROM ({_WAITING_WARNINGS}) w
+        GROUP BY w.owner_id
+        """,
+        params,
+    )
+    # One statement links both ways, so an executor claiming the post in between takes all the
+    # items or none (see forgotten_digests_plan).
+    _execute(
+        f"""
+        WITH waiting AS ({_WAITING_WARNINGS}),
+        grouped AS (
+            SELECT owner_id, 'ladder:stream:' || owner_id || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
+                                               params->>'status', params->>'next',
+                                               facts->>'clock_started',
+                                               (facts->>'days')::int) ORDER BY id) AS items
+            FROM waiting GROUP BY owner_id
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.owner_id
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('stream', l.key)
+        FROM waiting w JOIN linked l ON l.owner_id = w.owner_id
+        WHERE i.id = w.id
+        """,
+        params,
+    )
+    return created + _team_stream_digests_plan(ctx, params)
+
+
+# The same, for the supervisors' posts (a warning is in its manager's and in the team's post).
+_WAITING_TEAM_WARNINGS = _WAITING_WARNINGS.replace("'stream'", "'team_stream'")
+
+
+def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
+    """One post per supervisor per day with the warnings of their team (issue 5: a digest per
+    manager and one per supervisor). Supervisors come from the mirrored company structure,
+    resolved per waiting manager (a few dozen people), never per client."""
+    from crm_sync.selectors import department_heads
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT owner_id FROM ({_WAITING_TEAM_WARNINGS}) w")
+        owners = [row[0] for row in cursor.fetchall()]
+    if not owners:
+        return 0
+    org = department_heads()
+    pairs = [(owner, head) for owner in owners if (head := org.supervisor_of(owner))]
+    if not pairs:
+        return 0
+    teams, team_params = _values_sql(pairs, ("bigint", "bigint"))
+    params = {**params, **team_params}
+    created = _insert_decisions(
+        ctx,
+        f"""
+        SELECT 'ladder:stream-team:' || t.head || ':' || %(day)s,
+               'ladder', '{STREAM_RULE}', 0, t.head, t.head, 'stream_post',
+               jsonb_build_object('to', 'owner', 'team', true, 'day', %(day)s,
+                                  'items', '[]'::jsonb),
+               jsonb_build_object('day', %(day)s, 'team', true)
+        FROM ({_WAITING_TEAM_WARNINGS}) w
+        JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        GROUP BY t.head
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        WITH waiting AS (
+            SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
+            JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        ),
+        grouped AS (
+            SELECT head, 'ladder:stream-team:' || head || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
+                                               params->>'status', params->>'next',
+                                               facts->>'clock_started',
+                                               (facts->>'days')::int) ORDER BY id) AS items
+            FROM waiting GROUP BY head
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.head
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('team_stream', l.key)
+        FROM waiting w JOIN linked l ON l.head = w.head
+        WHERE i.id = w.id
+        """,
+        params,
+    )
+    return created
+
+
 # --- forgotten, released, deals --------------------------------------------------------------
 
 

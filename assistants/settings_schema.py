@@ -188,9 +188,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "combine": {"type": "boolean"},
                 "stream_digest": {
                     "type": "boolean",
-                    "description": "Not supported yet: posting the digest to the activity "
-                    "stream needs the log scope and log.blogpost.add, which Keepwarm does not "
-                    "request; the digest goes out as notifications only.",
+                    "description": "Also post, once a day at the notification hour, one "
+                    "message to the activity stream for each manager (visible to that manager "
+                    "only) listing the clients whose status changes soon: status, next status "
+                    "and date; and one for each supervisor with their team's clients. Needs the "
+                    "log scope; a portal that has not granted it gets the warnings as "
+                    "notifications only, and each skipped post says why.",
                 },
                 "timeline_posts": {"type": "boolean"},
             },

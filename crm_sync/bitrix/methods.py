@@ -65,6 +65,16 @@ scope_declare(
 )
 scope_declare(
     ScopeSpec(
+        name="log",
+        why=_(
+            "Only if a portal turns on the activity stream digest: one post a day to each "
+            "manager, visible to that manager only, listing the clients whose status changes "
+            "soon."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
         name="placement",
         why=_("The Keepwarm tab on contact and company cards."),
     )
@@ -683,5 +693,39 @@ method_declare(
         field_params=(),
         stored_in="crm_sync_userabsence",
         retention="window",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="log.blogpost.add",
+        scope="log",
+        access="write",
+        purpose=_(
+            "Posts the daily list of clients whose status changes soon to the activity stream, "
+            "addressed to their manager only (if the portal turned the option on)."
+        ),
+        feature=ASSISTANTS,
+        params=("POST_TITLE", "POST_MESSAGE", "DEST"),
+        field_params=(),
+        classification="business",
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="log.blogpost.get",
+        scope="log",
+        access="read",
+        purpose=_(
+            "After a crash, checks whether Keepwarm's own activity stream post to a manager was "
+            "already made, so it is never posted twice; only Keepwarm's marker is looked for."
+        ),
+        feature=ASSISTANTS,
+        params=("LOG_RIGHTS",),
+        fields=("ID", "TITLE"),
+        field_params=(),
+        classification="business",
     )
 )

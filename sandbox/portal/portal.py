@@ -54,6 +54,7 @@ def method_scope(method: str) -> str:
         ("placement.", "placement"),
         ("voximplant.", "telephony"),
         ("calendar.", "calendar"),
+        ("log.", "log"),
     ):
         if name.startswith(prefix):
             return scope

@@ -680,3 +680,94 @@ def test_the_released_rule_never_hands_over_clients_outside_its_scope(portal):
         assistants_pass_run(as_of=MONDAY)
 
         assert [d.client_id for d in _decisions("released.overdue_task")] == [11]
+
+
+# --- the status ladder: the activity stream digest, once a day ---------------------------------
+
+
+def test_stream_posts_list_soon_changing_clients_once_a_day_per_manager_and_team(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__warn_days_before=3,
+            forgotten__enabled=False,
+            notifications__stream_digest=True,
+        )
+        for client_id, owner, silent in ((10, 5, 8), (11, 5, 9), (12, 6, 9), (13, 5, 2)):
+            _contact(client_id, status="new", owner=owner)
+            _call(3, client_id, MONDAY - timedelta(days=silent))
+
+        assistants_pass_run(as_of=MONDAY)
+        assistants_pass_run(as_of=MONDAY + timedelta(minutes=10))  # nothing new, nothing twice
+
+        posts = {d.key: d for d in _decisions("ladder.stream_digest")}
+        assert set(posts) == {
+            "ladder:stream:5:2026-11-23",
+            "ladder:stream:6:2026-11-23",
+            "ladder:stream-team:90:2026-11-23",  # department 1 is headed by user 90
+        }
+        mine = posts["ladder:stream:5:2026-11-23"]
+        assert (mine.action, mine.owner_id, mine.status) == ("stream_post", 5, "queued")
+        assert sorted(item[2:5] + item[6:] for item in mine.params["items"]) == [
+            [10, "new", "lost", 10],
+            [11, "new", "lost", 10],
+        ]
+        team = posts["ladder:stream-team:90:2026-11-23"]
+        assert team.owner_id == 90 and team.params["team"] is True
+        assert sorted(item[2] for item in team.params["items"]) == [10, 11, 12]
+        warnings = {d.client_id: d for d in _decisions("ladder.warning")}
+        assert set(warnings) == {10, 11, 12}
+        assert warnings[12].params["stream"] == "ladder:stream:6:2026-11-23"
+        assert warnings[12].params["team_stream"] == team.key
+
+        # Manager 5's post is out; a client warned later that day waits for tomorrow's post,
+        # while the team's post, not sent yet, still takes it in.
+        Decision.objects.filter(pk=mine.pk).update(status="done", result={"post_id": 1})
+        _contact(14, status="new", owner=5)
+        _call(3, 14, MONDAY - timedelta(days=8))
+        assistants_pass_run(as_of=MONDAY + timedelta(hours=1))
+        assert len(_decisions("ladder.stream_digest")) == 3
+        [late] = Decision.objects.filter(rule="ladder.warning", client_id=14)
+        assert "stream" not in late.params and late.params["team_stream"] == team.key
+
+        assistants_pass_run(as_of=MONDAY + timedelta(days=1))
+        [tomorrow] = Decision.objects.filter(key="ladder:stream:5:2026-11-24")
+        assert [item[2] for item in tomorrow.params["items"]] == [14]
+
+
+def test_without_the_option_no_stream_post_is_planned(portal):
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(new=10), ladder__warn_days_before=3)
+        _contact(10, status="new")
+        _call(3, 10, MONDAY - timedelta(days=8))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert len(_decisions("ladder.warning")) == 1
+        assert _decisions("ladder.stream_digest") == []
+
+
+def test_a_stream_post_leaves_out_clients_whose_warning_a_reindex_skipped(portal):
+    from assistants.executor import _stream_items_current
+
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__warn_days_before=3,
+            forgotten__enabled=False,
+            notifications__stream_digest=True,
+        )
+        for client_id, owner in ((10, 5), (11, 5), (12, 6)):
+            _contact(client_id, status="new", owner=owner)
+            _call(3, client_id, MONDAY - timedelta(days=8))
+        assistants_pass_run(as_of=MONDAY)
+        Decision.objects.filter(rule="ladder.warning", client_id__in=[10, 12]).update(
+            status="skipped"
+        )
+        posts = [d for d in _decisions("ladder.stream_digest") if not d.params.get("team")]
+
+        empty = _stream_items_current(posts)
+
+        assert [post.owner_id for post in empty] == [6]  # nothing left to tell manager 6
+        [mine] = Decision.objects.filter(key="ladder:stream:5:2026-11-23")
+        assert [item[2] for item in mine.params["items"]] == [11]

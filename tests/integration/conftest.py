@@ -54,9 +54,9 @@ def synced_sandbox(sandbox_factory, connect, celery_worker):
     """A sandbox portal with Keepwarm installed and its first full sync done."""
     from tests.integration.test_sync import _full_sync_done
 
-    def start(**options):
+    def start(scopes: str = "", **options):
         sandbox = sandbox_factory(**options)
-        portal = connect(sandbox)
+        portal = connect(sandbox, *(("--scope", scopes) if scopes else ()))
         _full_sync_done(portal)
         return sandbox, portal
 
