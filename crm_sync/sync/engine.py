@@ -26,6 +26,7 @@ from crm_sync.models import Category, Stage, SyncRun, SyncState, UserFieldDefini
 from crm_sync.sync.convert import to_bool, to_int, to_int0, to_str
 from crm_sync.sync.entities import BY_KEY, MIRRORED, DetailSpec, EntitySpec
 from crm_sync.sync.upsert import (
+    details_imply,
     details_replace,
     invoice_semantics_refresh,
     mirror_delete,
@@ -258,25 +259,15 @@ def _details_found(spec: EntitySpec, ids, results: dict, errors: dict) -> Detail
     return found
 
 
-def details_read(
-    client: BitrixClient, spec: EntitySpec, rows: list[dict], *, full: bool = False
-) -> Details:
+def details_read(client: BitrixClient, spec: EntitySpec, rows: list[dict]) -> Details:
     """Read the detail rows (product rows, bindings) of these records, 50 records to a batch
     request: the platform has no method that lists them across records.
 
-    A full sync asks nothing: it takes the rows a record implies (DetailSpec.implied, e.g. an
-    activity's owner) and leaves the rest to the details backfill, so the first sync costs what
-    the records alone cost."""
+    A full sync does not call this: it stores the rows a record implies (DetailSpec.implied, e.g.
+    an activity's owner, see details_imply) and leaves the rest to the details backfill, so the
+    first sync costs what the records alone cost."""
     if not spec.details or not rows:
         return {}
-    if full:
-        found: Details = {}
-        for detail in spec.details:
-            if detail.implied is None:
-                continue
-            implied = {int(row[spec.row_id_field]): detail.implied(row) for row in rows}
-            found[detail] = {key: value for key, value in implied.items() if value is not None}
-        return found
     ids = sorted({int(row[spec.row_id_field]) for row in rows})
     results, errors = _batched(client, _detail_commands(spec, ids))
     return _details_found(spec, ids, results, errors)
@@ -356,11 +347,11 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
             _note_resume(run, spec.key, state.full_after_id)
         # Details are not asked for here (see details_read), so every export can prefetch.
         for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
-            last_id = max(int(row[spec.row_id_field]) for row in rows)
-            details = details_read(client, spec, rows, full=True)
+            ids = [int(row[spec.row_id_field]) for row in rows]
+            last_id = max(ids)
             with transaction.atomic():
                 written = mirror_upsert(spec, rows)
-                details_write(details)
+                details_imply(spec, ids)  # with the checkpoint: a resumed export has them too
                 if spec.key == "invoice":
                     invoice_semantics_refresh()
                 SyncState.objects.filter(pk=state.pk).update(
