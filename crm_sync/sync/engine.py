@@ -454,20 +454,22 @@ def reconcile(client: BitrixClient, run: SyncRun, *, specs: list[EntitySpec] | N
     return removed
 
 
-def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tuple[int, int]:
+def records_refresh(
+    client: BitrixClient, pending: dict[str, list[int]]
+) -> tuple[int, int, dict[str, list[int]]]:
     """Re-read records named by events (any mix of entities, up to 2,500 ids in one request):
     upsert those the portal still lists, delete those it does not.
 
-    Detail reads (a deal's product rows, an activity's bindings: one command per record) fill
-    the free slots of the same batch request, and further requests only when they do not fit.
+    Only the records: their detail rows (a deal's product rows, an activity's bindings) cost one
+    command per record, and a batch request's commands run one after another on the portal, so
+    carrying them here made every record of a burst wait for the details of the others. Returns
+    the ids of stored records that have details, for details_refresh to read next.
     """
     commands: dict[str, Command] = {}
     asked: dict[str, tuple[str, list[int]]] = {}
-    details: dict[str, Command] = {}
     for spec_key, ids in pending.items():
         spec = BY_KEY[spec_key]
         ids = sorted(set(ids))
-        details.update(_detail_commands(spec, ids))
         for index in range(0, len(ids), PAGE):
             part = ids[index : index + PAGE]
             key = f"{spec_key}{index}"
@@ -483,24 +485,52 @@ def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tupl
             )
     if len(commands) > MAX_BATCH:
         raise ValueError("records_refresh takes at most 50 pages of ids at a time")
-    results, errors = _batched(client, details, leading=commands)
+    results, errors = _batched(client, commands)
     found: dict[str, list[dict]] = {key: [] for key in pending}
     for key, (spec_key, _) in asked.items():
         if key in errors:
             raise errors[key]
         found[spec_key].extend(_unwrap(results.get(key), BY_KEY[spec_key].wrapper))
     written = deleted = 0
+    with_details: dict[str, list[int]] = {}
     with transaction.atomic():
         for spec_key, rows in found.items():
             spec = BY_KEY[spec_key]
             present = {int(row[spec.row_id_field]) for row in rows}
             written += mirror_upsert(spec, rows)
-            details_write(_details_found(spec, present, results, errors))
             gone = [i for i in set(pending[spec_key]) if i not in present]
             deleted += mirror_delete(spec, gone)
             if spec_key == "invoice":
                 invoice_semantics_refresh()
-    return written, deleted
+            if spec.details and present:
+                with_details[spec_key] = sorted(present)
+    return written, deleted, with_details
+
+
+def details_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> int:
+    """Re-read the detail rows of records events named (at most one batch request's worth of
+    commands: len(spec.details) per record) and replace them whole; returns the rows written.
+
+    Rows are stored only for records the mirror still has, locked meanwhile, so a record an
+    event deleted since gets no orphan rows and a concurrent write of the same record waits."""
+    commands: dict[str, Command] = {}
+    for spec_key, ids in pending.items():
+        commands.update(_detail_commands(BY_KEY[spec_key], ids))
+    if len(commands) > MAX_BATCH:
+        raise ValueError("details_refresh takes at most 50 commands at a time")
+    results, errors = _batched(client, commands)
+    written = 0
+    with transaction.atomic():
+        for spec_key, ids in pending.items():
+            spec = BY_KEY[spec_key]
+            present = list(
+                spec.model.objects.select_for_update()
+                .filter(id__in=ids)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            written += details_write(_details_found(spec, present, results, errors))
+    return written
 
 
 def eta_seconds(run: SyncRun) -> float | None:
