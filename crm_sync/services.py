@@ -262,6 +262,11 @@ def _details_key(portal_id: int, entity: str) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-details:{portal_id}:{entity}"
 
 
+def _details_since(portal_id: int) -> str:
+    """When the detail reads now queued began to wait (a Unix time), see _flush_round."""
+    return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-details-since:{portal_id}"
+
+
 def _flush_flag(portal_id: int) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-flush:{portal_id}"
 
@@ -277,6 +282,9 @@ MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
 FLUSH_LEASE_SECONDS = 60
 # A burst's first events wait this long for more to gather before the first round.
 FLUSH_SETTLE_SECONDS = 0.2
+# Detail reads wait for rounds with no record pending, but in a storm of events at most this
+# long: then one round reads them first.
+DETAILS_MAX_WAIT_SECONDS = 10.0
 # Rounds start at least this far apart: a long storm of events then costs at most the standard
 # plan's sustained 2 requests/s, and the bucket's burst stays for the rest of the portal's work.
 FLUSH_ROUND_SECONDS = 0.5
@@ -384,16 +392,29 @@ def _details_pop(redis, portal_id: int) -> dict[str, list[int]]:
     return pending
 
 
+def _details_waiting(redis, portal_id: int) -> bool:
+    pipe = redis.pipeline(transaction=False)
+    for key, spec in BY_KEY.items():
+        if spec.details:
+            pipe.scard(_details_key(portal_id, key))
+    return any(pipe.execute())
+
+
 def _flush_round(redis, client: BitrixClient, portal_id: int, totals: dict) -> bool:
     """One round of the flusher, one batch request: the records events named if any are
     pending, else the detail rows of records re-read before. False: nothing was pending.
 
     Records come first: a record's own fields are what a change is about, and its details (one
     command per record, run one after another by the portal) would hold a burst's records back.
+    Details that have waited DETAILS_MAX_WAIT_SECONDS go first once, so a long storm of events
+    does not starve them.
     """
-    pending = _pending_pop(redis, portal_id)
+    since = redis.get(_details_since(portal_id))
+    overdue = since is not None and time.time() - float(since) >= DETAILS_MAX_WAIT_SECONDS
+    pending = {} if overdue else _pending_pop(redis, portal_id)
     keys, step = (_pending_key, "records") if pending else (_details_key, "details")
     if not pending:
+        redis.delete(_details_since(portal_id))
         pending = _details_pop(redis, portal_id)
         if not pending:
             return False
@@ -411,6 +432,8 @@ def _flush_round(redis, client: BitrixClient, portal_id: int, totals: dict) -> b
         raise
     for key, ids in with_details.items():
         redis.sadd(_details_key(portal_id, key), *ids)
+    if with_details or (step == "details" and _details_waiting(redis, portal_id)):
+        redis.set(_details_since(portal_id), str(time.time()), nx=True, ex=3600)
     totals["written" if step == "records" else "detail_rows"] += written
     totals["requests"] += 1
     return True
