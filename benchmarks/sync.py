@@ -1,7 +1,7 @@
 """Benchmark: Keepwarm's first full sync of a sandbox portal, and events reaching the mirror.
 
     python -m benchmarks.sync [--scale large] [--seed 1] [--events 1000] [--settle SECONDS]
-                              [--state-dir DIR] [--keep]
+                              [--state-dir DIR] [--keep] [--scheduler]
 
 Everything runs as in production, each in its own process: a sandbox portal (standard plan),
 Keepwarm's web app (gunicorn, 2 workers, which receives the install POST and the events) and a
@@ -31,6 +31,10 @@ the worker runs it. Then:
   memory         peak memory of the worker: each process's own peak RSS (VmHWM) and the largest
                  sampled PSS sum over the worker's process tree (PSS counts the pages the pool
                  shares with its parent once). Target < 500 MB.
+
+With --scheduler, Celery beat runs too, so the periodic portal jobs (the details backfill every
+minute, the sweep) compete with the burst as they would when deployed; without it only the full
+sync and the events' flushes run.
 
 Logs of the web app and the worker go to .data/bench/.
 """
@@ -71,6 +75,8 @@ class Keepwarm:
     log_dir: Path = field(default_factory=lambda: common.ROOT / ".data" / "bench")
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    scheduler: bool = False  # also run Celery beat, so the periodic portal jobs run as deployed
+    beat: subprocess.Popen | None = None
     hostname: str = ""
 
     def start(self) -> Keepwarm:
@@ -95,6 +101,13 @@ class Keepwarm:
                  "-Q", os.environ["KEEPWARM_QUEUE"], "-n", self.hostname],
                 cwd=common.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+        if self.scheduler:
+            with (self.log_dir / "beat.log").open("w") as log:
+                self.beat = subprocess.Popen(
+                    [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
+                     "--schedule", str(self.log_dir / "beat-schedule")],
+                    cwd=common.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
         deadline = time.monotonic() + 90
         web_up = worker_up = False
         while time.monotonic() < deadline and not (web_up and worker_up):
@@ -128,10 +141,10 @@ class Keepwarm:
             ]
 
     def stop(self) -> None:
-        for process in (self.web, self.worker):
+        for process in (self.beat, self.web, self.worker):
             if process is not None and process.poll() is None:
                 process.terminate()
-        for process in (self.web, self.worker):
+        for process in (self.beat, self.web, self.worker):
             if process is not None:
                 try:
                     process.wait(timeout=30)
@@ -417,6 +430,11 @@ def main() -> None:
     )
     parser.add_argument("--state-dir", default=None, help="reuse a generated sandbox portal")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark portal")
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="also run Celery beat: the periodic jobs (details backfill, sweep) run meanwhile",
+    )
     args = parser.parse_args()
     web_port = common.free_port()
     os.environ["KEEPWARM_PUBLIC_URL"] = f"http://127.0.0.1:{web_port}"
@@ -428,7 +446,8 @@ def main() -> None:
     print(f"machine: {common.load_note()}")
     conn_max_age = os.environ.get("DATABASE_CONN_MAX_AGE", "60 (the default)")
     print(
-        f"Keepwarm processes: gunicorn --workers 2, celery prefork --concurrency 2, "
+        f"Keepwarm processes: gunicorn --workers 2, celery prefork --concurrency 2"
+        f"{', celery beat (periodic jobs)' if args.scheduler else ''}, "
         f"DATABASE_CONN_MAX_AGE={conn_max_age}"
     )
     sandbox = common.Sandbox(
@@ -440,7 +459,7 @@ def main() -> None:
     try:
         print(f"sandbox ({args.scale}, standard plan): {sandbox.state_line}; ready after "
               f"{sandbox.startup_seconds:.1f}s", flush=True)  # fmt: skip
-        keepwarm = Keepwarm(web_port).start()
+        keepwarm = Keepwarm(web_port, scheduler=args.scheduler).start()
         memory = MemorySampler(keepwarm.worker.pid)
         memory.start()
         before = sandbox.stats()
@@ -536,6 +555,12 @@ def main() -> None:
             f"(during the full sync: {sync_memory[0]:.0f} / {sync_memory[1]:.0f} MB); "
             f"target < 500 MB: {'met' if max(*sync_memory, memory.peak_total) < 500 else 'MISSED'}"
         )
+        if args.scheduler:
+            from tenants.models import PortalJobSchedule
+
+            jobs = PortalJobSchedule.objects.filter(portal=portal).order_by("job")
+            print("periodic jobs, last outcome: " + ", ".join(
+                f"{job.job} {job.last_outcome or '-'}" for job in jobs))  # fmt: skip
         print(f"sandbox process RSS at the end: {sandbox.rss_mb():.0f} MB")
         print(f"machine: {common.load_note()}")
     finally:

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.errors import RateLimited
-from crm_sync.bitrix.client import BitrixClient
+from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.models import RestCallLog, SyncRun
 from crm_sync.sync import engine
 from crm_sync.sync.entities import BY_EVENT, BY_KEY, MIRRORED
@@ -257,6 +257,16 @@ def _pending_key(portal_id: int, entity: str) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events:{portal_id}:{entity}"
 
 
+def _details_key(portal_id: int, entity: str) -> str:
+    """Records the flusher has re-read whose detail rows it has still to read."""
+    return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-details:{portal_id}:{entity}"
+
+
+def _details_since(portal_id: int) -> str:
+    """When the detail reads now queued began to wait (a Unix time), see _flush_round."""
+    return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-details-since:{portal_id}"
+
+
 def _flush_flag(portal_id: int) -> str:
     return f"{settings.KEEPWARM_REDIS_NAMESPACE}:events-flush:{portal_id}"
 
@@ -272,6 +282,9 @@ MAX_IDS_PER_FLUSH = 2500  # one batch request: 50 pages of 50 ids
 FLUSH_LEASE_SECONDS = 60
 # A burst's first events wait this long for more to gather before the first round.
 FLUSH_SETTLE_SECONDS = 0.2
+# Detail reads wait for rounds with no record pending, but in a storm of events at most this
+# long: then one round reads them first.
+DETAILS_MAX_WAIT_SECONDS = 10.0
 # Rounds start at least this far apart: a long storm of events then costs at most the standard
 # plan's sustained 2 requests/s, and the bucket's burst stays for the rest of the portal's work.
 FLUSH_ROUND_SECONDS = 0.5
@@ -365,6 +378,67 @@ def _pending_pop(redis, portal_id: int) -> dict[str, list[int]]:
     return pending
 
 
+def _details_pop(redis, portal_id: int) -> dict[str, list[int]]:
+    """Take up to one batch request's worth of detail reads (a command per detail and record)."""
+    pending: dict[str, list[int]] = {}
+    budget = MAX_BATCH
+    for key, spec in BY_KEY.items():
+        if not spec.details or budget < len(spec.details):
+            continue
+        ids = redis.spop(_details_key(portal_id, key), budget // len(spec.details)) or []
+        if ids:
+            pending[key] = [int(i) for i in ids]
+            budget -= len(ids) * len(spec.details)
+    return pending
+
+
+def _details_waiting(redis, portal_id: int) -> bool:
+    pipe = redis.pipeline(transaction=False)
+    for key, spec in BY_KEY.items():
+        if spec.details:
+            pipe.scard(_details_key(portal_id, key))
+    return any(pipe.execute())
+
+
+def _flush_round(redis, client: BitrixClient, portal_id: int, totals: dict) -> bool:
+    """One round of the flusher, one batch request: the records events named if any are
+    pending, else the detail rows of records re-read before. False: nothing was pending.
+
+    Records come first: a record's own fields are what a change is about, and its details (one
+    command per record, run one after another by the portal) would hold a burst's records back.
+    Details that have waited DETAILS_MAX_WAIT_SECONDS go first once, so a long storm of events
+    does not starve them.
+    """
+    since = redis.get(_details_since(portal_id))
+    overdue = since is not None and time.time() - float(since) >= DETAILS_MAX_WAIT_SECONDS
+    pending = {} if overdue else _pending_pop(redis, portal_id)
+    keys, step = (_pending_key, "records") if pending else (_details_key, "details")
+    if not pending:
+        redis.delete(_details_since(portal_id))
+        pending = _details_pop(redis, portal_id)
+        if not pending:
+            return False
+    redis.expire(_flush_flag(portal_id), FLUSH_LEASE_SECONDS)
+    try:
+        if step == "records":
+            written, deleted, with_details = engine.records_refresh(client, pending)
+            totals["deleted"] += deleted
+        else:
+            written, with_details = engine.details_refresh(client, pending), {}
+    except Exception:
+        for key, ids in pending.items():  # keep them for the next flush (the sweep is the net)
+            redis.sadd(keys(portal_id, key), *ids)
+        redis.delete(_flush_flag(portal_id))  # the task is retried; new events may flush meanwhile
+        raise
+    for key, ids in with_details.items():
+        redis.sadd(_details_key(portal_id, key), *ids)
+    if with_details or (step == "details" and _details_waiting(redis, portal_id)):
+        redis.set(_details_since(portal_id), str(time.time()), nx=True, ex=3600)
+    totals["written" if step == "records" else "detail_rows"] += written
+    totals["requests"] += 1
+    return True
+
+
 def events_flush_run(
     *,
     portal,
@@ -372,38 +446,32 @@ def events_flush_run(
     settle_seconds: float = FLUSH_SETTLE_SECONDS,
     round_seconds: float = FLUSH_ROUND_SECONDS,
 ) -> dict:
-    """Re-read every record with a pending event: upsert what exists, delete what does not.
+    """Re-read every record with a pending event: upsert what exists, delete what does not;
+    then re-read the detail rows of those that have them.
 
     One flusher per portal at a time (the flush flag, see events_accept). It works in rounds, each
     one batch request carrying everything pending (up to 2,500 ids), until nothing is pending,
     then gives the flag up. Ids that arrive during a round go into the next one, so a burst of
-    1,000 events costs a handful of requests instead of one per event or two.
+    1,000 events costs a handful of requests instead of one per event or two. Detail reads take
+    the rounds in which no record is pending (see _flush_round).
     """
     redis = redis_client()
     flag = _flush_flag(portal.pk)
     release_if_idle = redis.register_script(_FLUSH_RELEASE_IF_IDLE)
-    idle_keys = [flag, *(_pending_key(portal.pk, key) for key in BY_KEY)]
+    idle_keys = [
+        flag,
+        *(_pending_key(portal.pk, key) for key in BY_KEY),
+        *(_details_key(portal.pk, key) for key, spec in BY_KEY.items() if spec.details),
+    ]
     time.sleep(settle_seconds)
     client = BitrixClient.for_portal(portal)
-    totals = {"written": 0, "deleted": 0, "requests": 0}
+    totals = {"written": 0, "deleted": 0, "detail_rows": 0, "requests": 0}
     for _ in range(max_rounds):
         started = time.monotonic()
-        pending = _pending_pop(redis, portal.pk)
-        if not pending:
+        if not _flush_round(redis, client, portal.pk, totals):
             if release_if_idle(keys=idle_keys):
                 return totals
             continue  # ids came in since the pop: another round
-        redis.expire(flag, FLUSH_LEASE_SECONDS)
-        try:
-            written, deleted = engine.records_refresh(client, pending)
-        except Exception:
-            for key, ids in pending.items():  # keep them for the next flush (the sweep is the net)
-                redis.sadd(_pending_key(portal.pk, key), *ids)
-            redis.delete(flag)  # this task is retried; meanwhile new events may schedule a flush
-            raise
-        totals["written"] += written
-        totals["deleted"] += deleted
-        totals["requests"] += 1
         time.sleep(max(0.0, round_seconds - (time.monotonic() - started)))
     from crm_sync.tasks import events_flush
 

@@ -26,6 +26,7 @@ from crm_sync.models import Category, Stage, SyncRun, SyncState, UserFieldDefini
 from crm_sync.sync.convert import to_bool, to_int, to_int0, to_str
 from crm_sync.sync.entities import BY_KEY, MIRRORED, DetailSpec, EntitySpec
 from crm_sync.sync.upsert import (
+    details_imply,
     details_replace,
     invoice_semantics_refresh,
     mirror_delete,
@@ -258,25 +259,15 @@ def _details_found(spec: EntitySpec, ids, results: dict, errors: dict) -> Detail
     return found
 
 
-def details_read(
-    client: BitrixClient, spec: EntitySpec, rows: list[dict], *, full: bool = False
-) -> Details:
+def details_read(client: BitrixClient, spec: EntitySpec, rows: list[dict]) -> Details:
     """Read the detail rows (product rows, bindings) of these records, 50 records to a batch
     request: the platform has no method that lists them across records.
 
-    A full sync asks nothing: it takes the rows a record implies (DetailSpec.implied, e.g. an
-    activity's owner) and leaves the rest to the details backfill, so the first sync costs what
-    the records alone cost."""
+    A full sync does not call this: it stores the rows a record implies (DetailSpec.implied, e.g.
+    an activity's owner, see details_imply) and leaves the rest to the details backfill, so the
+    first sync costs what the records alone cost."""
     if not spec.details or not rows:
         return {}
-    if full:
-        found: Details = {}
-        for detail in spec.details:
-            if detail.implied is None:
-                continue
-            implied = {int(row[spec.row_id_field]): detail.implied(row) for row in rows}
-            found[detail] = {key: value for key, value in implied.items() if value is not None}
-        return found
     ids = sorted({int(row[spec.row_id_field]) for row in rows})
     results, errors = _batched(client, _detail_commands(spec, ids))
     return _details_found(spec, ids, results, errors)
@@ -356,11 +347,11 @@ def full_sync(client: BitrixClient, run: SyncRun, *, progress: ProgressCallback 
             _note_resume(run, spec.key, state.full_after_id)
         # Details are not asked for here (see details_read), so every export can prefetch.
         for rows in _prefetched(_export(client, spec, after_id=state.full_after_id)):
-            last_id = max(int(row[spec.row_id_field]) for row in rows)
-            details = details_read(client, spec, rows, full=True)
+            ids = [int(row[spec.row_id_field]) for row in rows]
+            last_id = max(ids)
             with transaction.atomic():
                 written = mirror_upsert(spec, rows)
-                details_write(details)
+                details_imply(spec, ids)  # with the checkpoint: a resumed export has them too
                 if spec.key == "invoice":
                     invoice_semantics_refresh()
                 SyncState.objects.filter(pk=state.pk).update(
@@ -463,20 +454,22 @@ def reconcile(client: BitrixClient, run: SyncRun, *, specs: list[EntitySpec] | N
     return removed
 
 
-def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tuple[int, int]:
+def records_refresh(
+    client: BitrixClient, pending: dict[str, list[int]]
+) -> tuple[int, int, dict[str, list[int]]]:
     """Re-read records named by events (any mix of entities, up to 2,500 ids in one request):
     upsert those the portal still lists, delete those it does not.
 
-    Detail reads (a deal's product rows, an activity's bindings: one command per record) fill
-    the free slots of the same batch request, and further requests only when they do not fit.
+    Only the records: their detail rows (a deal's product rows, an activity's bindings) cost one
+    command per record, and a batch request's commands run one after another on the portal, so
+    carrying them here made every record of a burst wait for the details of the others. Returns
+    the ids of stored records that have details, for details_refresh to read next.
     """
     commands: dict[str, Command] = {}
     asked: dict[str, tuple[str, list[int]]] = {}
-    details: dict[str, Command] = {}
     for spec_key, ids in pending.items():
         spec = BY_KEY[spec_key]
         ids = sorted(set(ids))
-        details.update(_detail_commands(spec, ids))
         for index in range(0, len(ids), PAGE):
             part = ids[index : index + PAGE]
             key = f"{spec_key}{index}"
@@ -492,24 +485,52 @@ def records_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> tupl
             )
     if len(commands) > MAX_BATCH:
         raise ValueError("records_refresh takes at most 50 pages of ids at a time")
-    results, errors = _batched(client, details, leading=commands)
+    results, errors = _batched(client, commands)
     found: dict[str, list[dict]] = {key: [] for key in pending}
     for key, (spec_key, _) in asked.items():
         if key in errors:
             raise errors[key]
         found[spec_key].extend(_unwrap(results.get(key), BY_KEY[spec_key].wrapper))
     written = deleted = 0
+    with_details: dict[str, list[int]] = {}
     with transaction.atomic():
         for spec_key, rows in found.items():
             spec = BY_KEY[spec_key]
             present = {int(row[spec.row_id_field]) for row in rows}
             written += mirror_upsert(spec, rows)
-            details_write(_details_found(spec, present, results, errors))
             gone = [i for i in set(pending[spec_key]) if i not in present]
             deleted += mirror_delete(spec, gone)
             if spec_key == "invoice":
                 invoice_semantics_refresh()
-    return written, deleted
+            if spec.details and present:
+                with_details[spec_key] = sorted(present)
+    return written, deleted, with_details
+
+
+def details_refresh(client: BitrixClient, pending: dict[str, list[int]]) -> int:
+    """Re-read the detail rows of records events named (at most one batch request's worth of
+    commands: len(spec.details) per record) and replace them whole; returns the rows written.
+
+    Rows are stored only for records the mirror still has, locked meanwhile, so a record an
+    event deleted since gets no orphan rows and a concurrent write of the same record waits."""
+    commands: dict[str, Command] = {}
+    for spec_key, ids in pending.items():
+        commands.update(_detail_commands(BY_KEY[spec_key], ids))
+    if len(commands) > MAX_BATCH:
+        raise ValueError("details_refresh takes at most 50 commands at a time")
+    results, errors = _batched(client, commands)
+    written = 0
+    with transaction.atomic():
+        for spec_key, ids in pending.items():
+            spec = BY_KEY[spec_key]
+            present = list(
+                spec.model.objects.select_for_update()
+                .filter(id__in=ids)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            written += details_write(_details_found(spec, present, results, errors))
+    return written
 
 
 def eta_seconds(run: SyncRun) -> float | None:

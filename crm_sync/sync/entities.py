@@ -38,6 +38,11 @@ class DetailSpec:
     A full sync reads none of them: it stores what the record itself tells (`implied`, or
     nothing), and the details backfill (crm_sync.sync.backfill) reads the rest afterwards, for
     the records `backfill` selects (a Q over the record's model; None: every record).
+
+    `implied` pairs each of the detail model's fields with the record model's field it is copied
+    from; a record implies its row when none of those is 0. It is a column mapping, not a
+    function of the Bitrix24 row, so a full sync writes the implied rows of a page with one
+    INSERT … SELECT from the mirror rows it has just stored (crm_sync.sync.upsert.details_imply).
     """
 
     key: str
@@ -47,8 +52,9 @@ class DetailSpec:
     parent_field: str  # the model's column that holds the record's id
     to_rows: Callable[[int, Any], list[dict]]
     unique_fields: tuple[str, ...]  # the upsert's conflict target
-    # For a full sync: the rows a record's own fields already tell (None: store nothing).
-    implied: Callable[[dict], list[dict] | None] | None = None
+    # For a full sync: the row a record's own fields already tell, as (detail field, record
+    # field) pairs (empty: store nothing).
+    implied: tuple[tuple[str, str], ...] = ()
     backfill: models.Q | None = None
 
 
@@ -255,18 +261,17 @@ def _activity_bindings(activity_id: int, result: Any) -> list[dict]:
     ]
 
 
-def _owner_binding(row: dict) -> list[dict] | None:
-    """The binding an activity row tells by itself: its owner. A full sync stores only this, so
-    the first sync costs no request per activity; Bitrix24 binds a new activity to its owner and
-    its communications' records, which for a contact's or company's own activity is the owner
-    itself, so the details backfill reads crm.activity.binding.list only for the others (deals',
-    leads'...). A binding added later moves LAST_UPDATED, so events and the sweep re-read every
-    changed activity's bindings in full."""
-    owner_type = to_int0(row.get("OWNER_TYPE_ID"))
-    owner_id = to_int0(row.get("OWNER_ID"))
-    if not owner_type or not owner_id:
-        return None
-    return [{"activity_id": int(row["ID"]), "entity_type_id": owner_type, "entity_id": owner_id}]
+# The binding an activity row tells by itself: its owner. A full sync stores only this, so the
+# first sync costs no request per activity; Bitrix24 binds a new activity to its owner and its
+# communications' records, which for a contact's or company's own activity is the owner itself, so
+# the details backfill reads crm.activity.binding.list only for the others (deals', leads'...). A
+# binding added later moves LAST_UPDATED, so events and the sweep re-read every changed
+# activity's bindings in full.
+_OWNER_BINDING = (
+    ("activity_id", "id"),
+    ("entity_type_id", "owner_type_id"),
+    ("entity_id", "owner_id"),
+)
 
 
 DEAL_PRODUCT_ROWS = DetailSpec(
@@ -286,7 +291,7 @@ ACTIVITY_BINDINGS = DetailSpec(
     parent_field="activity_id",
     to_rows=_activity_bindings,
     unique_fields=("activity_id", "entity_type_id", "entity_id"),
-    implied=_owner_binding,
+    implied=_OWNER_BINDING,
     backfill=~models.Q(owner_type_id__in=(3, 4)),
 )
 

@@ -1,11 +1,20 @@
 """Events under a burst: one paced flusher per portal re-reads them, and no id is left behind."""
 
 import itertools
+import time
 from datetime import timedelta
 
 import pytest
 
-from crm_sync.services import FLUSH_ROUND_SECONDS, _flush_flag, _pending_key
+from crm_sync.services import (
+    DETAILS_MAX_WAIT_SECONDS,
+    FLUSH_ROUND_SECONDS,
+    _details_key,
+    _details_since,
+    _flush_flag,
+    _flush_round,
+    _pending_key,
+)
 from crm_sync.sync.entities import BY_KEY
 from tenants.locks import redis_client
 from tests.conftest import in_portal, wait_until
@@ -78,3 +87,47 @@ def test_a_burst_of_events_reaches_the_mirror_through_one_paced_flusher(synced_s
     for (previous_start, previous_end), (start, _) in itertools.pairwise(requests):
         assert start >= previous_end
         assert start - previous_start >= timedelta(seconds=FLUSH_ROUND_SECONDS - 0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_go_before_their_detail_reads_which_wait_only_so_long(synced_sandbox):
+    from crm_sync.bitrix.client import BitrixClient
+    from crm_sync.models import Contact, Deal, DealProductRow
+
+    sandbox, portal = synced_sandbox()
+    redis = redis_client()
+    contacts, deals = _pending_key(portal.pk, "contact"), _pending_key(portal.pk, "deal")
+    details = _details_key(portal.pk, "deal")
+    totals = {"written": 0, "deleted": 0, "detail_rows": 0, "requests": 0}
+    try:
+        with in_portal(portal):
+            contact_id = Contact.objects.order_by("pk").values_list("pk", flat=True).first()
+            deal_ids = set(Deal.objects.order_by("pk").values_list("pk", flat=True)[:2])
+            DealProductRow.objects.filter(deal_id__in=deal_ids).delete()
+            client = BitrixClient.for_portal(portal)
+
+            redis.sadd(contacts, contact_id)
+            redis.sadd(deals, *deal_ids)
+            assert _flush_round(redis, client, portal.pk, totals)
+            # The records only; the deals' product rows are queued for a later round.
+            assert totals["written"] == 3 and totals["detail_rows"] == 0
+            assert {int(i) for i in redis.smembers(details)} == deal_ids
+
+            redis.sadd(contacts, contact_id)
+            assert _flush_round(redis, client, portal.pk, totals)
+            assert totals["written"] == 4 and redis.scard(details) == 2  # records first
+
+            redis.set(_details_since(portal.pk), str(time.time() - DETAILS_MAX_WAIT_SECONDS))
+            redis.sadd(contacts, contact_id)
+            assert _flush_round(redis, client, portal.pk, totals)
+            # Waited long enough: the details went ahead of the record now pending.
+            assert not redis.exists(details)
+            assert redis.sismember(contacts, contact_id)
+            rows = DealProductRow.objects.filter(deal_id__in=deal_ids).count()
+            assert totals["detail_rows"] == rows
+            assert rows == sum(
+                len(patient_call(sandbox, "crm.deal.productrows.get", {"id": pk})["result"])
+                for pk in deal_ids
+            )
+    finally:
+        redis.delete(contacts, deals, details, _details_since(portal.pk))
