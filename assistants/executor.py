@@ -149,6 +149,12 @@ def _commands(decision: Decision, ctx: _Context) -> dict[str, tuple[str, dict]]:
                     "crm.deal.update",
                     {"id": deal_id, "fields": {"ASSIGNED_BY_ID": params["to"]}},
                 )
+        if params.get("move_contacts") and not params.get("open"):
+            for contact_id in params.get("contact_ids", []):
+                commands[f"{key}_contact{contact_id}"] = (
+                    "crm.contact.update",
+                    {"id": contact_id, "fields": {"ASSIGNED_BY_ID": params["to"]}},
+                )
         if params.get("move_tasks") and not params.get("open"):
             for task_id in params.get("task_ids", []):
                 commands[f"{key}_task{task_id}"] = (
