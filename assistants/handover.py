@@ -73,6 +73,11 @@ def _open_work(decisions: list[Decision]) -> tuple[dict, dict, dict]:
             FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS k(et, cid, owner)
             JOIN crm_sync_contact c ON k.et = 4 AND c.company_id = k.cid
                 AND c.assigned_by_id = k.owner
+            -- A contact with a hand-over of its own (this pass's, say) goes where that says.
+            WHERE NOT EXISTS (
+                SELECT 1 FROM assistants_decision r
+                WHERE r.entity_type_id = 3 AND r.client_id = c.id AND r.action = 'reassign'
+                  AND r.status IN ('queued', 'executing', 'awaiting_approval'))
             ORDER BY c.id
             """,
             columns,
