@@ -83,9 +83,9 @@ def _loads(portal) -> Counter:
 @slow_end_to_end
 def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, client, bearer):
     """Custom task titles and deadlines; a manual snooze holds off the forgotten and released
-    assistants until its date; hand-over to a named user (deals, contacts and tasks going along),
-    to the supervisor (nothing going along), to the pool, open to everyone, and round robin with
-    a cap that a manager at the cap gets nothing from."""
+    assistants until its date; hand-over to a named user (deals, contacts and tasks going along,
+    and back on undo), to the supervisor (nothing going along), to the pool, open to everyone,
+    and round robin with a cap that a manager at the cap gets nothing from."""
     sandbox, portal = synced_sandbox(**PORTAL, extra=["--backdating"])
     now = timezone.now().replace(microsecond=0)
     long_ago = _iso(now - timedelta(days=90))
@@ -361,6 +361,20 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
     assert _released(portal, client_id=ids["held"])[ids["held"]].params["to"] == pool
     assert _owner(sandbox, "contact", ids["held"]) == pool
     _assert_carried_out_once(sandbox, portal)
+
+    # Undo gives the named user's company back with everything that went along with it.
+    response = client.post(f"/api/v1/assistants/decisions/{movco.pk}/undo/", **bearer(portal))
+    assert response.status_code == 201, response.content
+    with in_portal(portal):
+        _, executed, _ = assistants_run(
+            portal=portal, as_of=later + timedelta(days=2), send_notifications=False
+        )
+        assert executed.failed == 0, executed.errors
+    assert _owner(sandbox, "company", ids["movco"]) == named
+    assert _owner(sandbox, "deal", deals["movco_deal"]) == named
+    assert _owner(sandbox, "contact", staff["movco_staff"]) == named
+    given_back = _portal_tasks_bound_to(sandbox, f"CO_{ids['movco']}")
+    assert {int(t["RESPONSIBLE_ID"]) for t in given_back} == {named} and len(given_back) == 2
 
 
 # --- the ladder's notifications: hour, one message per event, texts, timeline, on_loss --------
