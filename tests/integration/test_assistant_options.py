@@ -383,9 +383,10 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
 @slow_end_to_end
 def test_notification_options_shape_what_the_portal_receives(synced_sandbox):
     """Notifications wait for the portal's hour in its time zone and go out once that day; with
-    `combine` off each event is a message of its own; the ladder's warning and loss messages
-    are the portal's own texts; with timeline posts off nothing is posted on the records, with
-    them on it is; a lost client goes to a named user, or to the manager's supervisor."""
+    `combine` off each event is a message of its own, with it on each reader gets one digest;
+    the ladder's warning and loss messages are the portal's own texts; with timeline posts off
+    nothing is posted on the records, with them on it is; a lost client goes to a named user,
+    or to the manager's supervisor."""
     sandbox, portal = synced_sandbox(**PORTAL)
     zone = ZoneInfo(portal.time_zone)
     first = (timezone.now() - timedelta(hours=3)).astimezone(zone)
@@ -514,3 +515,23 @@ def test_notification_options_shape_what_the_portal_receives(synced_sandbox):
         if c["ENTITY_TYPE"] == "contact" and int(c["ENTITY_ID"]) == second
     ]
     assert len(comments) == 2 and all(c.startswith("Keepwarm: ") for c in comments)
+
+    # Combined (the default): at the next day's hour each recipient gets one digest listing
+    # every message waiting for them.
+    with in_portal(portal):
+        _settings(**{**options, "notifications__combine": True})
+        waiting = _decisions(action="notify", status="queued")
+        _, _, notified = assistants_run(portal=portal, as_of=at_hour + timedelta(days=1))
+        assert notified is not None and notified.failed == 0, notified.errors
+        recipients = Counter(
+            int(d.result["digest"][1:]) for d in _decisions(pk__in=[d.pk for d in waiting])
+        )
+    assert waiting and notified.done == len(waiting)
+    assert {manager, supervisor} <= set(recipients)
+    digests = [n for n in sandbox.tool("notifications") if n["tag"].startswith("keepwarm|digest|")]
+    assert Counter(n["user_id"] for n in digests) == Counter(set(recipients))
+    for digest in digests:
+        lines = digest["message"].split("\n")
+        assert lines[0] == "Keepwarm, сводка:" and len(lines) - 1 == recipients[digest["user_id"]]
+    [to_manager] = [n["message"] for n in digests if n["user_id"] == manager]
+    assert texts["loss_message_manager"] in to_manager and "Second Notifov" in to_manager
