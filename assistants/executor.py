@@ -270,6 +270,13 @@ def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: Ex
         except LookupError as exc:
             unsendable.append(_Outcome(decision, ok=False, error=str(exc), terminal=True))
             continue
+        if len(own) > MAX_BATCH and not commands:
+            try:
+                own = _overflow_send(client, decision, own)
+            except BitrixError as exc:
+                outcome = _Outcome(decision, ok=False, error=str(exc), terminal=not exc.retryable)
+                unsendable.append(outcome)
+                continue
         if len(commands) + len(own) > MAX_BATCH:  # keep this one for the next batch
             deferred.append(decision.pk)
             continue
@@ -300,6 +307,29 @@ def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: Ex
             payload = _payload(decision, answer.results.get(main))
             outcomes.append(_Outcome(decision, ok=True, payload=payload))
     _finish_batch(outcomes, result=result, ctx=ctx)
+
+
+def _overflow_send(
+    client: BitrixClient, decision: Decision, own: dict[str, tuple[str, dict]]
+) -> dict[str, tuple[str, dict]]:
+    """Send the follow-along updates that do not fit in one batch with their decision.
+
+    A hand-over of a company with dozens of open deals, contacts and tasks has more commands
+    than a batch holds; deferred to "the next batch" it would never fit, and the executor would
+    claim it forever. The updates that go along (owner changes: repeating one is harmless) are
+    sent first, in batches of their own; the decision's own command, its timeline post and the
+    updates that fit go out as usual. Returns those; raises the first error of an early batch.
+    """
+    main = f"d{decision.pk}"
+    kept = [key for key in (main, f"{main}_timeline") if key in own]
+    along = [key for key in own if key not in kept]
+    split = len(along) - (MAX_BATCH - len(kept))
+    early, rest = along[:split], along[split:]
+    for start in range(0, len(early), MAX_BATCH):
+        answer = client.batch({key: own[key] for key in early[start : start + MAX_BATCH]})
+        if answer.errors:
+            raise next(iter(answer.errors.values()))
+    return {key: own[key] for key in (*kept, *rest)}
 
 
 def _send_digests(client: BitrixClient, batch: list[Decision], ctx: _Context, result):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from assistants.models import Decision
 from assistants.services import assistants_run
+from crm_sync.bitrix.client import MAX_BATCH
 from crm_sync.models import Activity, Company, Contact, Deal, Task, User
 from crm_sync.selectors import department_heads
 from tests.conftest import in_portal
@@ -53,6 +54,11 @@ def _deadline(task: dict) -> datetime:
 
 def _owner(sandbox, entity: str, record_id: int) -> int:
     return int(_records(sandbox, entity)[record_id]["ASSIGNED_BY_ID"])
+
+
+def _contact_owners(sandbox, contact_ids) -> set[int]:
+    contacts = _records(sandbox, "contact")
+    return {int(contacts[pk]["ASSIGNED_BY_ID"]) for pk in contact_ids}
 
 
 def _released(portal, entity_type_id: int = 3, **filters) -> dict[int, Decision]:
@@ -193,6 +199,21 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
         lambda: Contact.objects.filter(pk__in=filler_ids.values()).count() == len(filler_ids),
     )
     assert colleagues and all(_loads(portal)[user] >= cap + MARGIN for user in colleagues)
+    # The named user's company has more contacts than one batch request holds commands.
+    crowd = _add(
+        sandbox,
+        "crm.contact.add",
+        {
+            f"crowd{n}": {"NAME": "Staff", "LAST_NAME": f"Crowd{n}", "ASSIGNED_BY_ID": named,
+                          "COMPANY_ID": ids["movco"]}
+            for n in range(MAX_BATCH)
+        },
+    )  # fmt: skip
+    _until_mirrored(
+        portal,
+        "the company's many contacts to reach the mirror",
+        lambda: Contact.objects.filter(pk__in=crowd.values()).count() == len(crowd),
+    )
 
     # A manager snoozes one forgotten-to-be client for five days.
     snooze = client.post(
@@ -270,6 +291,18 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
     assert _owner(sandbox, "company", ids["movco"]) == spread
     assert _owner(sandbox, "deal", deals["movco_deal"]) == spread
     assert _owner(sandbox, "contact", staff["movco_staff"]) == spread
+    crowd_owners = {
+        int(_records(sandbox, "contact")[pk]["ASSIGNED_BY_ID"]) for pk in crowd.values()
+    }
+    assert crowd_owners == {spread}
+    _until_mirrored(  # round robin below weighs manager 8's clients as the mirror has them
+        portal,
+        "the moved contacts' new owner to reach the mirror",
+        lambda: (
+            Contact.objects.filter(pk__in=crowd.values(), assigned_by_id=spread).count()
+            == len(crowd)
+        ),
+    )
     moved_tasks = _portal_tasks_bound_to(sandbox, f"CO_{ids['movco']}")
     assert {int(t["RESPONSIBLE_ID"]) for t in moved_tasks} == {spread} and len(moved_tasks) == 2
 
@@ -373,6 +406,10 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
     assert _owner(sandbox, "company", ids["movco"]) == named
     assert _owner(sandbox, "deal", deals["movco_deal"]) == named
     assert _owner(sandbox, "contact", staff["movco_staff"]) == named
+    crowd_owners = {
+        int(_records(sandbox, "contact")[pk]["ASSIGNED_BY_ID"]) for pk in crowd.values()
+    }
+    assert crowd_owners == {named}
     given_back = _portal_tasks_bound_to(sandbox, f"CO_{ids['movco']}")
     assert {int(t["RESPONSIBLE_ID"]) for t in given_back} == {named} and len(given_back) == 2
 
