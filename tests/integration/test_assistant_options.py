@@ -96,7 +96,7 @@ def test_forgotten_released_and_deal_options_act_on_the_portal(synced_sandbox, c
     now = timezone.now().replace(microsecond=0)
     long_ago = _iso(now - timedelta(days=90))
     pool = _pool_user(sandbox)
-    # Department 3: head 7, managers 8 to 11. Manager 3 (department 2) keeps his clients open.
+    # Department 3: head 7, managers 8 to 11. Manager 3's (department 2) clients get opened.
     named, supervised, pooled, spread, opened = 8, 9, 10, 11, 3
     people = {
         "titled": ("contact", opened),
