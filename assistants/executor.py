@@ -154,6 +154,12 @@ def _commands(decision: Decision, ctx: _Context) -> dict[str, tuple[str, dict]]:
                     "crm.deal.update",
                     {"id": deal_id, "fields": {"ASSIGNED_BY_ID": params["to"]}},
                 )
+        if params.get("move_contacts") and not params.get("open"):
+            for contact_id in params.get("contact_ids", []):
+                commands[f"{key}_contact{contact_id}"] = (
+                    "crm.contact.update",
+                    {"id": contact_id, "fields": {"ASSIGNED_BY_ID": params["to"]}},
+                )
         if params.get("move_tasks") and not params.get("open"):
             for task_id in params.get("task_ids", []):
                 commands[f"{key}_task{task_id}"] = (
@@ -353,6 +359,13 @@ def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: Ex
         except LookupError as exc:
             unsendable.append(_Outcome(decision, ok=False, error=str(exc), terminal=True))
             continue
+        if len(own) > MAX_BATCH and not commands:
+            try:
+                own = _overflow_send(client, decision, own)
+            except BitrixError as exc:
+                outcome = _Outcome(decision, ok=False, error=str(exc), terminal=not exc.retryable)
+                unsendable.append(outcome)
+                continue
         if len(commands) + len(own) > MAX_BATCH:  # keep this one for the next batch
             deferred.append(decision.pk)
             continue
@@ -383,6 +396,29 @@ def _send(client: BitrixClient, batch: list[Decision], ctx: _Context, result: Ex
             payload = _payload(decision, answer.results.get(main))
             outcomes.append(_Outcome(decision, ok=True, payload=payload))
     _finish_batch(outcomes, result=result, ctx=ctx)
+
+
+def _overflow_send(
+    client: BitrixClient, decision: Decision, own: dict[str, tuple[str, dict]]
+) -> dict[str, tuple[str, dict]]:
+    """Send the follow-along updates that do not fit in one batch with their decision.
+
+    A hand-over of a company with dozens of open deals, contacts and tasks has more commands
+    than a batch holds; deferred to "the next batch" it would never fit, and the executor would
+    claim it forever. The updates that go along (owner changes: repeating one is harmless) are
+    sent first, in batches of their own; the decision's own command, its timeline post and the
+    updates that fit go out as usual. Returns those; raises the first error of an early batch.
+    """
+    main = f"d{decision.pk}"
+    kept = [key for key in (main, f"{main}_timeline") if key in own]
+    along = [key for key in own if key not in kept]
+    split = len(along) - (MAX_BATCH - len(kept))
+    early, rest = along[:split], along[split:]
+    for start in range(0, len(early), MAX_BATCH):
+        answer = client.batch({key: own[key] for key in early[start : start + MAX_BATCH]})
+        if answer.errors:
+            raise next(iter(answer.errors.values()))
+    return {key: own[key] for key in (*kept, *rest)}
 
 
 def _send_digests(client: BitrixClient, batch: list[Decision], ctx: _Context, result):

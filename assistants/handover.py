@@ -32,12 +32,14 @@ def _loads() -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def _open_work(decisions: list[Decision]) -> tuple[dict, dict]:
-    """Open deals and open tasks of each client that its current owner holds."""
+def _open_work(decisions: list[Decision]) -> tuple[dict, dict, dict]:
+    """Open deals, open tasks and (for a company) the contacts of each client that its current
+    owner holds."""
     keys = [(d.entity_type_id, d.client_id, d.owner_id or 0) for d in decisions]
     columns = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
     deals: dict[tuple[int, int], list[int]] = defaultdict(list)
     tasks: dict[tuple[int, int], list[int]] = defaultdict(list)
+    contacts: dict[tuple[int, int], list[int]] = defaultdict(list)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -67,7 +69,24 @@ def _open_work(decisions: list[Decision]) -> tuple[dict, dict]:
         )
         for et, cid, task_id in cursor.fetchall():
             tasks[(et, cid)].append(task_id)
-    return deals, tasks
+        cursor.execute(
+            """
+            SELECT k.et, k.cid, c.id
+            FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS k(et, cid, owner)
+            JOIN crm_sync_contact c ON k.et = 4 AND c.company_id = k.cid
+                AND c.assigned_by_id = k.owner
+            -- A contact with a hand-over of its own (this pass's, say) goes where that says.
+            WHERE NOT EXISTS (
+                SELECT 1 FROM assistants_decision r
+                WHERE r.entity_type_id = 3 AND r.client_id = c.id AND r.action = 'reassign'
+                  AND r.status IN ('queued', 'executing', 'awaiting_approval'))
+            ORDER BY c.id
+            """,
+            columns,
+        )
+        for et, cid, contact_id in cursor.fetchall():
+            contacts[(et, cid)].append(contact_id)
+    return deals, tasks, contacts
 
 
 def handover_targets_assign(*, decisions: list[Decision], as_of: datetime) -> int:
@@ -80,7 +99,7 @@ def handover_targets_assign(*, decisions: list[Decision], as_of: datetime) -> in
     heads = department_heads()  # {department: head id}, {user: [departments]} inside
     loads = _loads()
     cursor_by_department: dict[int, int] = defaultdict(int)
-    open_deals, open_tasks = _open_work(decisions)
+    open_deals, open_tasks, company_contacts = _open_work(decisions)
     changed = []
     for decision in decisions:
         handover = decision.params.get("handover") or {}
@@ -124,6 +143,7 @@ def handover_targets_assign(*, decisions: list[Decision], as_of: datetime) -> in
                 "to": int(target),
                 "deal_ids": open_deals.get(client, []),
                 "task_ids": open_tasks.get(client, []),
+                "contact_ids": company_contacts.get(client, []),
             }
             loads[int(target)] = loads.get(int(target), 0) + 1
         changed.append(decision)

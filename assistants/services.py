@@ -169,7 +169,9 @@ def decision_undo(*, decision_id: int, by: str) -> Decision:
                 "to": decision.params.get("from"),
                 "move_deals": decision.params.get("move_deals", False),
                 "move_tasks": decision.params.get("move_tasks", False),
+                "move_contacts": decision.params.get("move_contacts", False),
                 "deal_ids": decision.params.get("deal_ids", []),
+                "contact_ids": decision.params.get("contact_ids", []),
                 "task_ids": decision.params.get("task_ids", []),
                 "undo": True,
             }
