@@ -27,8 +27,11 @@ logger = logging.getLogger(__name__)
 # What a migration run does that a replay must do again: schema changes and the record of which
 # migrations are applied. Not SELECTs (introspection), SET/SAVEPOINT (session and transaction
 # bookkeeping), nor the post-migrate content types and permissions (public tables, already there).
+# Django drops a foreign key with "SET CONSTRAINTS … IMMEDIATE; ALTER TABLE … DROP CONSTRAINT":
+# that statement is DDL too, and a replay without it re-adds a constraint that still exists.
 _REPLAYABLE = re.compile(
-    r'^\s*(?:(?:CREATE|ALTER|DROP|COMMENT)\b|INSERT INTO "django_migrations" )', re.I
+    r'^\s*(?:(?:CREATE|ALTER|DROP|COMMENT)\b|SET CONSTRAINTS\b|INSERT INTO "django_migrations" )',
+    re.I,
 )
 
 
