@@ -8,6 +8,7 @@ import pytest
 
 from crm_sync.bitrix.client import BitrixClient
 from crm_sync.models import Company, Contact, Deal, RestCallLog, SyncState, TimelineComment
+from crm_sync.selectors import sync_status
 from crm_sync.sync.comments import comments_backfill, comments_remaining
 from tests.conftest import in_portal, wait_until
 from tests.integration.mirror import patient_call
@@ -119,6 +120,10 @@ def test_the_backfill_reads_history_past_a_page_and_resumes(
         assert SyncState.objects.get(entity="comments_company").details_after_id == companies[9]
         assert TimelineComment.objects.filter(entity_type_id=4, entity_id=busy).count() == 120
         assert comments_remaining()["company"] == len(companies) - 10
+        status = sync_status()
+        progress = {entity.entity: entity.comments_left for entity in status.entities}
+        assert progress["company"] == len(companies) - 10 and progress["lead"] is None
+        assert "Comments backfill:" in status.summary
         rest = comments_backfill(BitrixClient.for_portal(portal), per_request=10)
         assert rest.done
         assert comments_backfill(BitrixClient.for_portal(portal)).requests == 0
