@@ -228,6 +228,7 @@ def _history_store(
     rows: dict[int, list[dict]],
     asked_at: datetime,
     state_pk: int,
+    after_id: int,
 ) -> int | None:
     """Store one batch's comments and move the checkpoint past it, together. A record's
     comments the portal no longer lists are deleted, unless an event wrote them after the
@@ -239,9 +240,10 @@ def _history_store(
         TimelineComment.objects.filter(
             entity_type_id=type_id, entity_id__in=list(rows), synced_at__lt=asked_at
         ).exclude(id__in=[c["id"] for c in converted]).delete()
-        moved = SyncState.objects.filter(pk=state_pk, details_done=False).update(
-            details_after_id=ids[-1]
-        )
+        # Only from where this batch began: a reset meanwhile (a new full sync) wins.
+        moved = SyncState.objects.filter(
+            pk=state_pk, details_done=False, details_after_id=after_id
+        ).update(details_after_id=ids[-1])
         if not moved:
             transaction.set_rollback(True)
             return None
@@ -289,7 +291,7 @@ def comments_backfill(
                 break
             asked_at = timezone.now()
             rows, _ = _history_read(client, source, ids)
-            written = _history_store(source, ids, rows, asked_at, state.pk)
+            written = _history_store(source, ids, rows, asked_at, state.pk, after_id)
             if written is None:
                 break
             result.records += len(ids)
