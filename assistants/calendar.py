@@ -44,3 +44,20 @@ class WorkCalendar:
                 if remaining == 0:
                     return moment
         return moment
+
+    def after(self, start: datetime, days: int) -> datetime:
+        """The moment `days` (calendar or working) days after `start`: when a clock runs out.
+
+        The counterpart of `cutoff`, for telling people the date a status will change.
+        """
+        if not self.working_days or days <= 0:
+            return start + timedelta(days=days)
+        moment = start
+        remaining = days
+        for _ in range(days * 7 + 400):
+            moment += timedelta(days=1)
+            if self.is_working(moment.date()):
+                remaining -= 1
+                if remaining == 0:
+                    return moment
+        return moment

@@ -30,6 +30,7 @@ def demo_story(*, portal, sandbox_base: str, write: Callable[[str], None]) -> di
     document = assistant_settings_current().document
     document["released"]["enabled"] = True
     document["forgotten"]["days"] = 60  # a calmer first day than 30 on a portal never tended
+    document["notifications"]["stream_digest"] = True  # warnings also as activity stream posts
     assistant_settings_save(document=document, changed_by="make demo")
 
     write("• Assistants, first pass (now): preview, then act")
@@ -97,6 +98,7 @@ def _on_the_portal(sandbox_base: str) -> dict:
     with httpx.Client(base_url=sandbox_base, timeout=60) as http:
         tasks = http.get("/sandbox/records/task").json()
         comments = http.get("/sandbox/records/comment").json()
+        posts = http.get("/sandbox/records/blogpost").json()
         notifications = http.get("/sandbox/notifications").json()
         owners = {
             (entity_type, int(row["ID"])): int(row["ASSIGNED_BY_ID"] or 0)
@@ -111,6 +113,7 @@ def _on_the_portal(sandbox_base: str) -> dict:
         "tasks": sum("(KW-" in str(row.get("TITLE", "")) for row in tasks),
         "comments": sum("(KW-" in str(row.get("COMMENT", "")) for row in comments),
         "notifications": len(notifications),
+        "feed_posts": sum("(KW-" in str(row.get("TITLE", "")) for row in posts),
         "reassigned": handed_over[True],
         "as_of": timezone.now().isoformat(),
     }

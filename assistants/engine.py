@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from assistants import rules
@@ -49,24 +48,25 @@ def _evaluate(ctx: rules.PassContext) -> dict[str, int]:
         planned_dates=[PlannedDateField(**item) for item in planned["date_fields"]],
         open_tasks_are_planned=planned["open_tasks"],
         future_activities_are_planned=planned["future_activities"],
+        uf_fields=rules.uf_fields_read(settings),
     )
     counts: dict[str, int] = {"clients": clients}
-    with connection.cursor() as cursor:
-        # Fresh statistics for the ladder's joins (cheap: two narrow columns per row). The
-        # decision table is not analysed here: it is wide (JSONB), so sampling it cost about a
-        # second per pass, and every rule that reads it does so through a small temporary table
-        # with its own statistics (kw_open_task_decisions, kw_pending_decay) or an index.
-        cursor.execute("ANALYZE assistants_clientstate")
+    # The decision table is not analysed during a pass: it is wide (JSONB), so sampling it cost
+    # about a second, and every rule that reads it does so through a small temporary table with
+    # its own statistics (kw_open_task_decisions, kw_pending_decay) or an index. The client state
+    # table is analysed by the ladder once it has taken in new clients (cheap: narrow rows).
     if settings["ladder"]["enabled"]:
         for name, value in rules.ladder_states_refresh(ctx).items():
             counts[f"ladder.{name}"] = value
         for name, value in rules.ladder_decisions(ctx).items():
             counts[f"ladder.{name}"] = value
+    if settings["notifications"]["stream_digest"]:
+        counts["stream"] = rules.stream_digests_plan(ctx)
     rules.open_task_decisions_build()
     counts["forgotten"] = rules.forgotten_decisions(ctx)
     counts["deals"] = rules.deal_decisions(ctx)
     counts["released"] = rules.released_decisions(ctx)
-    if ctx.pass_id is not None:
+    if ctx.pass_id is not None and any(action == "reassign" for _, action in ctx.tally):
         handover_targets_assign(
             decisions=list(Decision.objects.filter(pass_ref_id=ctx.pass_id, action="reassign")),
             as_of=ctx.as_of,
@@ -88,13 +88,14 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
             counts = _evaluate(ctx)
             result.pass_id = run.pk
             result.clients = counts.pop("clients")
-            new = Decision.objects.filter(pass_ref_id=run.pk).order_by("id")
             result.counts = {
-                f"{row['assistant']}.{row['action']}": row["n"]
-                for row in new.order_by().values("assistant", "action").annotate(n=Count("id"))
+                f"{assistant}.{action}": n
+                for (assistant, action), n in sorted(ctx.tally.items())
+                if n
             }
             result.counts.update({f"rule.{k}": v for k, v in counts.items() if v})
             if dry_run:
+                new = Decision.objects.filter(pass_ref_id=run.pk).order_by("id")
                 result.planned = [_plan_row(d) for d in new]
                 raise _Rollback
             AssistantPass.objects.filter(pk=run.pk).update(
@@ -107,6 +108,7 @@ def assistants_pass_run(*, as_of: datetime | None = None, dry_run: bool = False)
             cursor.execute("DROP TABLE IF EXISTS kw_client_facts")
             cursor.execute(f"DROP TABLE IF EXISTS {rules.OPEN_TASKS_TABLE}")
             cursor.execute("DROP TABLE IF EXISTS kw_ladder_states")
+            cursor.execute(f"DROP TABLE IF EXISTS {rules.STATUS_CHANGES_TABLE}")
             cursor.execute(f"DROP TABLE IF EXISTS {rules.PENDING_DECAY_TABLE}")
     return result
 

@@ -8,8 +8,8 @@ and follow-up decisions, each written by one set-based statement for the batch.
 
 A crash between sending and storing leaves decisions in `executing`. Before such a decision is
 sent again, Bitrix24 is asked whether its effect already exists, by the marker every created
-object carries (`KW-<decision id>` in a task title or timeline post, the TAG of a notification);
-updates (status, owner) are idempotent by nature.
+object carries (`KW-<decision id>` in a task title, a timeline post or an activity stream post's
+title, the TAG of a notification); updates (status, owner) are idempotent by nature.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from assistants.messages import (
     digest_task_title,
     names_for,
     notification_text,
+    stream_post_message,
+    stream_post_title,
+    stream_skip_reason,
     task_title,
 )
 from assistants.models import ClientEvent, ClientState, Decision
@@ -39,6 +42,7 @@ from assistants.selectors import assistant_settings_current
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.bitrix.errors import BitrixError
 from crm_sync.selectors import department_heads, status_enum_values
+from tenants.selectors import portal_granted_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class ExecutionResult:
     failed: int = 0
     retried: int = 0
     recovered: int = 0
+    skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -155,6 +160,25 @@ def _commands(decision: Decision, ctx: _Context) -> dict[str, tuple[str, dict]]:
                     "tasks.task.update",
                     {"taskId": task_id, "fields": {"RESPONSIBLE_ID": params["to"]}},
                 )
+    elif decision.action == "stream_post":
+        recipient = _recipient(decision, ctx)
+        if recipient is None or not params.get("items"):
+            raise LookupError("an activity stream post with nobody to address or no clients")
+        commands[key] = (
+            "log.blogpost.add",
+            {
+                "POST_TITLE": stream_post_title(decision, ctx.language),
+                "POST_MESSAGE": stream_post_message(
+                    decision,
+                    ctx.settings,
+                    ctx.portal.domain,
+                    ctx.names,
+                    ctx.language,
+                    DIGEST_LINES,
+                )[:STREAM_POST_CHARS],
+                "DEST": [f"U{recipient}"],  # that manager only, not the whole company
+            },
+        )
     elif decision.action == "notify":
         recipient = _recipient(decision, ctx)
         if recipient is None:
@@ -225,10 +249,14 @@ def outbox_execute(*, portal, now: datetime | None = None, limit: int = 1000) ->
 
 
 def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResult:
-    """Send queued notifications: one digest per recipient when the portal combines them."""
+    """Send queued notifications: one digest per recipient when the portal combines them.
+
+    The day's activity stream posts (notifications.stream_digest) go first, in the same run.
+    """
     now = now or timezone.now()
     result = ExecutionResult()
     client = BitrixClient.for_portal(portal)
+    _stream_posts_send(client, portal, now, result)
     while True:
         # The whole day's notifications at once: a digest is one message per recipient (seed
         # 001: "only once a day"), not one per 50 decisions.
@@ -244,6 +272,67 @@ def notifications_send(*, portal, now: datetime | None = None) -> ExecutionResul
     return result
 
 
+def _stream_posts_send(client: BitrixClient, portal, now: datetime, result: ExecutionResult):
+    """Post the planned activity stream digests, or skip them with the reason on each.
+
+    A portal that did not grant the `log` scope is not asked at all: the posts are skipped
+    with a reason the portal's admin can act on, and the warnings still go out as notifications
+    (they are decisions of their own).
+    """
+    while True:
+        claimed = _claim(MAX_BATCH, actions=("stream_post",))
+        if not claimed:
+            return
+        ctx = _context(portal, now, claimed)
+        why = ""
+        if not ctx.settings["notifications"]["stream_digest"]:
+            why = "off"
+        elif STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
+            why = "no_scope"
+        if why:
+            _stream_posts_skip(claimed, why, ctx, result)
+            continue
+        empty = _stream_items_current(claimed)
+        _stream_posts_skip(empty, "nothing", ctx, result)
+        _send(client, [d for d in claimed if d not in empty], ctx, result)
+
+
+def _stream_posts_skip(decisions: list[Decision], why: str, ctx: _Context, result) -> None:
+    """Skip posts with the reason's code in the result (the explanation renders it in the
+    reader's language) and the portal's own wording in last_error, for the log."""
+    if not decisions:
+        return
+    Decision.objects.filter(pk__in=[d.pk for d in decisions]).update(
+        status=Decision.Status.SKIPPED,
+        result={"skipped": why},
+        last_error=stream_skip_reason(why, ctx.language),
+    )
+    result.skipped += len(decisions)
+
+
+def _stream_items_current(posts: list[Decision]) -> list[Decision]:
+    """Drop the items whose warning was skipped since it was planned (a status re-index took
+    the client in as set): the post lists only clients still about to change. Returns the
+    posts left with nothing to list."""
+    ids = {item[0] for post in posts for item in post.params.get("items", [])}
+    gone = set(
+        Decision.objects.filter(pk__in=ids, status=Decision.Status.SKIPPED).values_list(
+            "pk", flat=True
+        )
+    )
+    if not gone:
+        return []
+    changed = [p for p in posts if any(item[0] in gone for item in p.params.get("items", []))]
+    for post in changed:
+        items = [item for item in post.params["items"] if item[0] not in gone]
+        post.params = {**post.params, "items": items}
+    Decision.objects.bulk_update(changed, ["params"])
+    return [post for post in changed if not post.params["items"]]
+
+
+STREAM_SCOPE = "log"
+# Bitrix24 documents no length limit for POST_MESSAGE; DIGEST_LINES lines stay far below this.
+STREAM_POST_CHARS = 60_000
 DIGEST_CLAIM = 10_000
 DIGEST_RULE = "forgotten.digest"
 # A digest task is bound to this many of its clients; the description lists DIGEST_LINES of them.
@@ -380,6 +469,10 @@ def _payload(decision: Decision, answer) -> dict:
         }
     if decision.action == "set_status":
         return {"previous_status": decision.params.get("from"), "status": decision.params.get("to")}
+    if decision.action == "stream_post":
+        # The portal answers the new post's id (older portals: `true`, so no id to keep).
+        post_id = int(answer) if str(answer).isdigit() else None
+        return {"post_id": post_id, "recipient": decision.owner_id}
     return {"answer": answer}
 
 
@@ -574,20 +667,49 @@ def _recover(client: BitrixClient, portal, now: datetime) -> int:
     for decision in marked:
         decision.params = {**decision.params, "timeline_posted": True}
     Decision.objects.bulk_update(marked, ["params"])
+    payloads = {pk: {"task_id": task_id, "recovered": True} for pk, task_id in found.items()}
+    payloads.update(
+        {
+            pk: {"post_id": post_id, "recipient": owner, "recovered": True}
+            for pk, (post_id, owner) in _stream_posts_found(client, stuck, portal).items()
+        }
+    )
     _finish_batch(
-        [
-            _Outcome(d, ok=True, payload={"task_id": found[d.pk], "recovered": True})
-            for d in stuck
-            if d.pk in found
-        ],
+        [_Outcome(d, ok=True, payload=payloads[d.pk]) for d in stuck if d.pk in payloads],
         result=ExecutionResult(),
         ctx=ctx,
     )
-    # Not created (tasks), or idempotent (status, owner, notification TAG): send again.
-    Decision.objects.filter(pk__in=[d.pk for d in stuck if d.pk not in found]).update(
+    # Not created (tasks, stream posts), or idempotent (status, owner, notification TAG): send
+    # again.
+    Decision.objects.filter(pk__in=[d.pk for d in stuck if d.pk not in payloads]).update(
         status=Decision.Status.QUEUED
     )
     return len(stuck)
+
+
+def _stream_posts_found(
+    client: BitrixClient, stuck: list[Decision], portal
+) -> dict[int, tuple[int, int | None]]:
+    """Stuck stream posts already in the activity stream: {decision id: (post id, manager)}.
+
+    Each is looked for among the newest posts addressed to its manager, by the `(KW-<id>)`
+    marker its title ends with; a post made moments before the crash is on the first page.
+    Without the `log` scope nothing can have been posted (and nothing can be asked).
+    """
+    candidates = [d for d in stuck if d.action == "stream_post" and d.owner_id]
+    if not candidates or STREAM_SCOPE not in portal_granted_scopes(portal_id=portal.pk):
+        return {}
+    found: dict[int, tuple[int, int | None]] = {}
+    for start in range(0, len(candidates), MAX_BATCH):
+        chunk = candidates[start : start + MAX_BATCH]
+        answer = client.batch(
+            {f"p{d.pk}": ("log.blogpost.get", {"LOG_RIGHTS": [f"U{d.owner_id}"]}) for d in chunk}
+        )
+        for decision in chunk:
+            for row in answer.results.get(f"p{decision.pk}") or []:
+                if str(row.get("TITLE", "")).endswith(f"(KW-{decision.pk})"):
+                    found[decision.pk] = (int(row["ID"]), decision.owner_id)
+    return found
 
 
 def _timeline_posts_found(client: BitrixClient, stuck: list[Decision], ctx: _Context) -> set[int]:

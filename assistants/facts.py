@@ -14,6 +14,7 @@ The result is materialised in a temporary table (`kw_client_facts`) for the rest
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,14 +113,18 @@ def client_facts_build(
     planned_dates: list[PlannedDateField] = (),
     open_tasks_are_planned: bool = True,
     future_activities_are_planned: bool = True,
+    uf_fields: Sequence[str] = (),
 ) -> int:
     """(Re)build kw_client_facts for this connection; returns the number of clients.
 
     Columns: entity_type_id, client_id, owner_id, created_at, modified_at, uf, last_activity_at,
-    last_call_at, planned_until, open_deals, last_won_at.
+    last_call_at, planned_until, open_deals, last_won_at. `uf` holds only `uf_fields` (the
+    ones rules read): a portal's records may carry dozens of user fields, and copying them all
+    into the table would multiply its size for nothing.
     """
     counts = definition.sql()
     uf_dates = _uf_date_sql(planned_dates)
+    uf = _uf_projection_sql(uf_fields)
     planned_activity = (
         "max(a.deadline) FILTER (WHERE NOT a.completed AND a.deadline >= %(as_of)s)"
         if future_activities_are_planned
@@ -216,16 +221,17 @@ def client_facts_build(
             GROUP BY l.et, l.cid
         ),
         clients AS (
-            SELECT 3 AS et, id AS cid, assigned_by_id AS owner_id, created_at, modified_at, uf,
+            SELECT 3 AS et, id AS cid, assigned_by_id AS owner_id, created_at, modified_at,
+                   {uf} AS uf,
                    NULL::text AS stage_id, NULL::bigint AS category_id,
                    {uf_dates["contact"]} AS uf_planned
             FROM crm_sync_contact
             UNION ALL
-            SELECT 4, id, assigned_by_id, created_at, modified_at, uf, NULL, NULL,
+            SELECT 4, id, assigned_by_id, created_at, modified_at, {uf}, NULL, NULL,
                    {uf_dates["company"]}
             FROM crm_sync_company WHERE NOT is_my_company
             UNION ALL
-            SELECT 2, id, assigned_by_id, created_at, modified_at, uf, stage_id, category_id,
+            SELECT 2, id, assigned_by_id, created_at, modified_at, {uf}, stage_id, category_id,
                    {uf_dates["deal"]}
             FROM crm_sync_deal WHERE stage_semantic = 'P' AND NOT closed
         )
@@ -266,13 +272,30 @@ def client_facts_build(
         return cursor.fetchone()[0]
 
 
+def _checked_uf_name(name: str) -> str:
+    if not (name.startswith("UF_") and name.replace("_", "").isalnum() and name.isascii()):
+        raise ValueError(f"bad user field name {name!r}")  # the settings schema checks it too
+    return name
+
+
+def _uf_projection_sql(fields: Sequence[str]) -> str:
+    """A JSONB object of just these user fields (absent ones read as NULL, as before)."""
+    names = sorted({_checked_uf_name(name) for name in fields})
+    if not names:
+        return "'{}'::jsonb"
+    # jsonb_build_object takes at most 100 arguments: 50 fields a call, joined with ||.
+    parts = []
+    for start in range(0, len(names), 50):
+        pairs = ", ".join(f"'{name}', uf->'{name}'" for name in names[start : start + 50])
+        parts.append(f"jsonb_build_object({pairs})")
+    return "(" + " || ".join(parts) + ")"
+
+
 def _uf_date_sql(fields: list[PlannedDateField]) -> dict[str, str]:
     """SQL for "the latest future date among the configured UF date fields" per entity."""
     by_entity: dict[str, list[str]] = {"contact": [], "company": [], "deal": []}
     for item in fields:
-        name = item.field
-        if not name.replace("_", "").isalnum():  # validated by the settings schema as well
-            raise ValueError(f"bad user field name {name!r}")
+        name = _checked_uf_name(item.field)
         by_entity[item.entity].append(
             f"CASE WHEN uf->>'{name}' ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}' "
             f"THEN (substring(uf->>'{name}' from 1 for 10))::date::timestamptz END"

@@ -1,8 +1,9 @@
 """Who receives a released or lost client: named person, supervisor, pool, or round robin.
 
 Runs over the hand-over decisions of one pass (not over the portal): it reads the department
-tree, who is active and who is away, and every manager's current load in three queries, then
-fills in `params.to` (or skips the decision, saying why).
+tree, who is active and who is away (Keepwarm's list and the portal's absence chart) and every
+manager's current load in a few queries, then fills in `params.to` (or skips the decision,
+saying why).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from datetime import datetime
 
 from django.db import connection
 
-from assistants.models import Decision, ManagerAbsence
+from assistants.models import Decision
+from assistants.selectors import users_away
 from crm_sync.selectors import active_users_by_department, department_heads
 
 
@@ -73,11 +75,7 @@ def handover_targets_assign(*, decisions: list[Decision], as_of: datetime) -> in
     decisions = [d for d in decisions if d.action == "reassign" and "to" not in d.params]
     if not decisions:
         return 0
-    away = set(
-        ManagerAbsence.objects.filter(
-            starts_on__lte=as_of.date(), ends_on__gte=as_of.date()
-        ).values_list("user_id", flat=True)
-    )
+    away = users_away(as_of=as_of)  # Keepwarm's list and the Bitrix24 absence chart
     members = active_users_by_department()  # {department: [user ids]}
     heads = department_heads()  # {department: head id}, {user: [departments]} inside
     loads = _loads()

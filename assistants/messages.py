@@ -12,6 +12,7 @@ from django.utils import translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from assistants.calendar import WorkCalendar
 from crm_sync.selectors import client_names
 
 ENTITY_PATHS = {3: "contact", 4: "company", 2: "deal"}
@@ -86,6 +87,20 @@ def decision_reason(decision, settings: dict, language: str = "ru") -> str:
                 "The reminder task (due %(deadline)s) is overdue and the client is still not "
                 "contacted: the client goes to another manager."
             ) % {"deadline": _date(facts.get("task_deadline"))}
+        if rule == "ladder.stream_digest" and params.get("team"):
+            text = _(
+                "The statuses of these clients of your team change soon: one post in the "
+                "activity stream, visible to you only (%(count)s clients)."
+            ) % {"count": len(params.get("items", []))}
+            skipped = (decision.result or {}).get("skipped")
+            return f"{text} {stream_skip_reason(skipped, language)}" if skipped else text
+        if rule == "ladder.stream_digest":
+            text = _(
+                "The statuses of these clients change soon: one post in the activity stream, "
+                "visible to their manager only (%(count)s clients)."
+            ) % {"count": len(params.get("items", []))}
+            skipped = (decision.result or {}).get("skipped")
+            return f"{text} {stream_skip_reason(skipped, language)}" if skipped else text
         if rule == "undo":
             return _("An earlier assistant action was undone.")
         return rule
@@ -188,6 +203,67 @@ def names_for(decisions) -> dict[tuple[int, int], str]:
     """Names of the decisions' clients, the clients listed in digest tasks included."""
     clients = {(d.entity_type_id, d.client_id) for d in decisions if d.entity_type_id}
     for decision in decisions:
-        for _id, entity_type_id, client_id in (decision.params or {}).get("items", []):
-            clients.add((entity_type_id, client_id))
+        # Digest task items are [id, type, client]; stream post items carry more after those.
+        for item in (decision.params or {}).get("items", []):
+            clients.add((item[1], item[2]))
     return client_names(clients)
+
+
+def stream_post_title(decision, language: str) -> str:
+    """The title of a manager's activity stream post: how many clients, and the marker.
+
+    The marker `(KW-<id>)` ends the title whole, so crash recovery finds the post by it (see
+    task_title).
+    """
+    with translation.override(language):
+        title = _("Clients whose status changes soon: %(count)s") % {
+            "count": len(decision.params.get("items", []))
+        }
+    return f"{title[:200]} (KW-{decision.pk})"
+
+
+def stream_post_message(
+    decision, settings: dict, domain: str, names: dict, language: str, limit: int
+) -> str:
+    """One line per client: link, current status → next status, and the date of the change."""
+    calendar = WorkCalendar.from_settings(settings["calendar"])
+    items = decision.params.get("items", [])
+    lines = [decision_reason(decision, settings, language)]
+    with translation.override(language):
+        for _id, entity_type_id, client_id, status, target, clock, days in items[:limit]:
+            name = names.get((entity_type_id, client_id), f"#{client_id}")
+            moment = parse_datetime(str(clock)) if clock else None
+            when = _date(calendar.after(moment, int(days or 0))) if moment else "—"
+            lines.append(
+                "• "
+                + _("%(client)s: %(status)s → %(next)s on %(date)s")
+                % {
+                    "client": client_link(domain, entity_type_id, client_id, name),
+                    "status": status_name(settings, status),
+                    "next": status_name(settings, target),
+                    "date": when,
+                }
+            )
+        if len(items) > limit:
+            lines.append(_("… and %(count)s more") % {"count": len(items) - limit})
+    return "\n".join(lines)
+
+
+def stream_skip_reason(kind: str, language: str) -> str:
+    """Why a planned activity stream post was not made (stored on the decision, shown as is)."""
+    with translation.override(language):
+        if kind == "no_scope":
+            return _(
+                "The activity stream post was not made: the portal has not granted Keepwarm the "
+                "“log” (activity stream) permission. An administrator can grant it by updating "
+                "or reinstalling the application. The warnings still went out as notifications."
+            )
+        if kind == "nothing":
+            return _(
+                "The activity stream post was not made: none of its clients is about to change "
+                "status any more (their statuses were re-indexed)."
+            )
+        return _(
+            "The activity stream post was not made: the option was turned off before the "
+            "portal's notification hour. The warnings still went out as notifications."
+        )

@@ -9,7 +9,8 @@ touch Bitrix24; the executor does (assistants.executor).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.db import connection
 
 from assistants.calendar import WorkCalendar
 from assistants.facts import FACTS_TABLE
+from assistants.selectors import AWAY_USERS_SQL
 
 ENTITY_TYPES = {"contact": 3, "company": 4, "deal": 2}
 STATUS_FIELD = "UF_CRM_KEEPWARM_STATUS"
@@ -29,9 +31,21 @@ class PassContext:
     settings: dict[str, Any]
     settings_version: int
     calendar: WorkCalendar
+    # Decisions this pass inserted, by (assistant, action): counted as they are written, so the
+    # pass's summary needs no second read of ~100,000 rows.
+    tally: Counter = field(default_factory=Counter)
 
     def entity_ids(self) -> list[int]:
         return [ENTITY_TYPES[name] for name in self.settings["entities"]]
+
+
+def uf_fields_read(settings: dict[str, Any]) -> list[str]:
+    """The user fields the rules read from kw_client_facts: the status and scope conditions."""
+    fields = {STATUS_FIELD}
+    for rule in ("ladder", "forgotten", "released", "deals"):
+        for condition in (settings[rule].get("scope") or {}).get("conditions") or []:
+            fields.add(condition["field"])
+    return sorted(fields)
 
 
 def _execute(sql: str, params: dict[str, Any]) -> int:
@@ -40,19 +54,33 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
         return max(cursor.rowcount, 0)
 
 
-def _insert_decisions(select_sql: str, params: dict[str, Any], *, status: str = "queued") -> int:
+def _insert_decisions(
+    ctx: PassContext, select_sql: str, params: dict[str, Any], *, status: str = "queued"
+) -> int:
     """INSERT the rows of `select_sql` (key, assistant, rule, et, cid, owner, action, params,
-    facts) into the outbox; existing keys are left alone."""
+    facts) into the outbox; existing keys are left alone. Returns how many were inserted."""
     sql = f"""
-        INSERT INTO assistants_decision
-            (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id, owner_id,
-             action, params, facts, reason, status, attempts, last_error, result, created_at)
-        SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid, s.owner_id,
-               s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb, %(now)s
-        FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params, facts)
-        ON CONFLICT (key) DO NOTHING
+        WITH inserted AS (
+            INSERT INTO assistants_decision
+                (key, pass_ref_id, assistant, rule, rule_version, entity_type_id, client_id,
+                 owner_id, action, params, facts, reason, status, attempts, last_error, result,
+                 created_at)
+            SELECT s.key, %(pass_id)s, s.assistant, s.rule, %(version)s, s.et, s.cid,
+                   s.owner_id, s.action, s.params, s.facts, '', %(status)s, 0, '', '{{}}'::jsonb,
+                   %(now)s
+            FROM ({select_sql}) AS s(key, assistant, rule, et, cid, owner_id, action, params,
+                                     facts)
+            ON CONFLICT (key) DO NOTHING
+            RETURNING assistant, action
+        )
+        SELECT assistant, action, count(*) FROM inserted GROUP BY assistant, action
     """
-    return _execute(sql, {**params, "status": status})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "status": status})
+        rows = cursor.fetchall()
+    for assistant, action, count in rows:
+        ctx.tally[(assistant, action)] += count
+    return sum(count for _, _, count in rows)
 
 
 def _base_params(ctx: PassContext) -> dict[str, Any]:
@@ -79,6 +107,9 @@ def _status_values_sql() -> str:
     """
 
 
+STATUS_CHANGES_TABLE = "kw_status_changes"
+
+
 def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
     """Take in what people did in Bitrix24: new statuses, changes, clearings.
 
@@ -94,10 +125,12 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         "lookback": ctx.as_of - timedelta(days=ladder["raise_call_lookback_days"]),
         "requires_call": ladder["raise_requires_call"],
     }
+    in_scope = _ladder_scope_sql(ctx, "f", params)
     seen = f"""
         SELECT f.entity_type_id AS et, f.client_id AS cid, f.owner_id,
                COALESCE(f.uf->>'{STATUS_FIELD}', '') AS value, v.code,
-               f.last_activity_at, f.last_call_at, f.created_at, f.modified_at
+               f.last_activity_at, f.last_call_at, f.created_at, f.modified_at,
+               {in_scope} AS in_scope
         FROM {FACTS_TABLE} f
         LEFT JOIN ({_status_values_sql()}) v
                ON v.et = f.entity_type_id AND v.value = f.uf->>'{STATUS_FIELD}'
@@ -118,20 +151,30 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         """,
         params,
     )
-    # 2. A raise without a recent call, where the portal forbids it: queue a revert + warning.
-    changed = f"""
-        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value
+    # Fresh statistics for this and the ladder's joins: on a portal's first pass the table was
+    # empty a statement ago, and joins planned on that ran as nested loops (a second per pass).
+    _execute("ANALYZE assistants_clientstate", {})
+    # 2. What people changed in Bitrix24 since the last pass, read once (usually a handful of
+    #    rows): a raise without a recent call, where the portal forbids it, is flagged.
+    _execute(f"DROP TABLE IF EXISTS {STATUS_CHANGES_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {STATUS_CHANGES_TABLE} AS
+        SELECT s.*, cs.status AS old_status, cs.status_since, cs.bitrix_value AS old_value,
+               COALESCE(%(requires_call)s AND s.in_scope AND s.code NOT IN ('empty', 'in_work')
+                   AND (%(rank)s::jsonb->>s.code)::int < (%(rank)s::jsonb->>cs.status)::int
+                   AND (s.last_call_at IS NULL OR s.last_call_at < %(lookback)s),
+                   FALSE) AS forbidden
         FROM ({seen}) s
         JOIN assistants_clientstate cs ON cs.entity_type_id = s.et AND cs.client_id = s.cid
         WHERE s.value <> cs.bitrix_value
-    """
-    forbidden = f"""
-        SELECT c.* FROM ({changed}) c
-        WHERE %(requires_call)s AND c.code IS NOT NULL AND c.code NOT IN ('empty', 'in_work')
-          AND (%(rank)s::jsonb->>c.code)::int < (%(rank)s::jsonb->>c.old_status)::int
-          AND (c.last_call_at IS NULL OR c.last_call_at < %(lookback)s)
-    """
+        """,
+        params,
+    )
+    _execute(f"ANALYZE {STATUS_CHANGES_TABLE}", {})
+    # A forbidden raise is not taken in: a revert and a warning are queued (seed 001).
     counts["reverted"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:revert:' || f.et || ':' || f.cid || ':' || f.value || ':'
                    || COALESCE(to_char(f.modified_at, 'YYYYMMDDHH24MISS'), '-') AS key,
@@ -142,7 +185,8 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
                jsonb_build_object('attempted_status', f.code, 'status', f.old_status,
                                   'last_call_at', f.last_call_at,
                                   'lookback_days', %(lookback_days)s) AS facts
-        FROM ({forbidden}) f
+        FROM {STATUS_CHANGES_TABLE} f
+        WHERE f.forbidden
         """,
         {**params, "lookback_days": ladder["raise_call_lookback_days"]},
     )
@@ -152,23 +196,30 @@ def ladder_states_refresh(ctx: PassContext) -> dict[str, int]:
         f"""
         UPDATE assistants_clientstate cs
         SET status = c.code, status_since = %(as_of)s, bitrix_value = c.value, updated_at = %(now)s
-        FROM ({changed}) c
+        FROM {STATUS_CHANGES_TABLE} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
-          AND c.code IS NOT NULL AND c.code <> 'empty'
-          AND NOT EXISTS (SELECT 1 FROM ({forbidden}) f WHERE f.et = c.et AND f.cid = c.cid)
+          AND c.code IS NOT NULL AND c.code <> 'empty' AND NOT c.forbidden
         """,
         params,
     )
-    counts["cleared"] = _execute(
+    counts["cleared"] = _states_clear(STATUS_CHANGES_TABLE)
+    return counts
+
+
+def _states_clear(changes_table: str) -> int:
+    """Take out of the ladder the clients whose status was cleared or set to Empty in Bitrix24.
+
+    `changes_table` has et, cid, value (the field's raw value) and code (its status, if any).
+    """
+    return _execute(
         f"""
         DELETE FROM assistants_clientstate cs
-        USING ({changed}) c
+        USING {changes_table} c
         WHERE cs.entity_type_id = c.et AND cs.client_id = c.cid
-          AND (c.code IS NULL OR c.code = 'empty') AND c.value = ''
+          AND ((c.code IS NULL AND c.value = '') OR c.code = 'empty')
         """,
-        params,
+        {},
     )
-    return counts
 
 
 def _chain_rows(ctx: PassContext) -> list[tuple[str, str, datetime, int]]:
@@ -228,11 +279,25 @@ def _pending_decay_build() -> None:
         cursor.execute(f"ANALYZE {PENDING_DECAY_TABLE}")
 
 
+def _ladder_scope_sql(ctx: PassContext, alias: str, params: dict[str, Any]) -> str:
+    """Is the client one the ladder acts on (its scope: entities, owners, user fields)?"""
+    scope = ctx.settings["ladder"].get("scope") or {}
+    condition = _scope_sql(scope, alias, params, "ld")
+    if scope.get("entities"):
+        params["ld_entities"] = [ENTITY_TYPES[name] for name in scope["entities"]]
+        condition += f" AND {alias}.entity_type_id = ANY(%(ld_entities)s)"
+    return f"({condition})"
+
+
 def ladder_decisions(ctx: PassContext) -> dict[str, int]:
-    """In work, won → Hot, decay along the ladder (to its final step at once), warnings."""
+    """In work, won → Hot, decay along the ladder (to its final step at once), warnings.
+
+    Only clients within the ladder's scope are acted on; the others' statuses are kept as set.
+    """
     ladder = ctx.settings["ladder"]
     params = _base_params(ctx)
     params["reset_on_calls"] = ladder["reset_on_calls"]
+    in_scope = _ladder_scope_sql(ctx, "f", params)
     # Every ladder rule reads the same joined rows: materialise them once.
     _execute("DROP TABLE IF EXISTS kw_ladder_states", {})
     _execute(
@@ -244,15 +309,17 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
                         CASE WHEN %(reset_on_calls)s THEN f.last_call_at END) AS clock
         FROM assistants_clientstate cs
         JOIN {FACTS_TABLE} f ON f.entity_type_id = cs.entity_type_id AND f.client_id = cs.client_id
-        WHERE cs.entity_type_id = ANY(%(entities)s)
+        WHERE cs.entity_type_id = ANY(%(entities)s) AND {in_scope}
         """,
         params,
     )
-    _execute("ANALYZE kw_ladder_states", {})
+    # Statistics only for what the ladder rules join and filter on.
+    _execute("ANALYZE kw_ladder_states (et, cid, status, clock, open_deals)", {})
     states = "SELECT * FROM kw_ladder_states"
     counts = {}
     # An open deal puts the client In work; closing it (won or not) raises the client to Hot.
     counts["in_work"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:in_work:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -265,6 +332,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         params,
     )
     counts["hot"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:hot:' || s.et || ':' || s.cid || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -285,6 +353,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
     # The furthest step each client has decayed to is picked over narrow rows first; the JSON
     # of a decision is built only for the rows that become decisions.
     counts["decay"] = _insert_decisions(
+        ctx,
         f"""
         SELECT 'ladder:decay:' || s.et || ':' || s.cid || ':' || s.status || ':'
                    || to_char(s.status_since, 'YYYYMMDDHH24MISS') AS key,
@@ -316,6 +385,7 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
         warns, warn_params = _values_sql(warn_rows, ("text", "text", "timestamptz", "integer"))
         _pending_decay_build()
         counts["warn"] = _insert_decisions(
+            ctx,
             f"""
             SELECT 'ladder:warn:' || s.et || ':' || s.cid || ':' || s.status || ':'
                        || to_char(s.clock, 'YYYYMMDDHH24MISS') AS key,
@@ -332,6 +402,138 @@ def ladder_decisions(ctx: PassContext) -> dict[str, int]:
             {**params, **warn_params, "warn_days": warn_days},
         )
     return counts
+
+
+# Warnings still waiting for their notification and not listed in an activity stream post that
+# is (or will be) on the portal: never linked, or linked to a post that failed or was skipped.
+_WAITING_WARNINGS = """
+    SELECT w.id, w.entity_type_id, w.client_id, w.owner_id, w.params, w.facts
+    FROM assistants_decision w
+    WHERE w.rule = 'ladder.warning' AND w.status = 'queued' AND w.owner_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM assistants_decision g
+                      WHERE g.key = w.params->>'stream' AND g.status NOT IN ('failed', 'skipped'))
+"""
+STREAM_RULE = "ladder.stream_digest"
+
+
+def stream_digests_plan(ctx: PassContext) -> int:
+    """At most one activity stream post per manager per portal day, listing their warnings.
+
+    Seed 001's "message to the stream about soon status changes", batched like the digest: the
+    key `ladder:stream:<manager>:<day>` makes the day's post unique, and warnings join it while
+    it is still queued (it goes out with the notifications, at the portal's hour); once it has
+    gone out, later warnings wait for the next day's. Each item is [warning id, entity type,
+    client id, status, next status, clock start, days of the status]. Returns posts planned.
+    """
+    params = {**_base_params(ctx), "day": portal_day(ctx.as_of)}
+    created = _insert_decisions(
+        ctx,
+        f"""
+        SELECT 'ladder:stream:' || w.owner_id || ':' || %(day)s,
+               'ladder', '{STREAM_RULE}', 0, w.owner_id, w.owner_id, 'stream_post',
+               jsonb_build_object('to', 'owner', 'day', %(day)s, 'items', '[]'::jsonb),
+               jsonb_build_object('day', %(day)s)
+        FROM ({_WAITING_WARNINGS}) w
+        GROUP BY w.owner_id
+        """,
+        params,
+    )
+    # One statement links both ways, so an executor claiming the post in between takes all the
+    # items or none (see forgotten_digests_plan).
+    _execute(
+        f"""
+        WITH waiting AS ({_WAITING_WARNINGS}),
+        grouped AS (
+            SELECT owner_id, 'ladder:stream:' || owner_id || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
+                                               params->>'status', params->>'next',
+                                               facts->>'clock_started',
+                                               (facts->>'days')::int) ORDER BY id) AS items
+            FROM waiting GROUP BY owner_id
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.owner_id
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('stream', l.key)
+        FROM waiting w JOIN linked l ON l.owner_id = w.owner_id
+        WHERE i.id = w.id
+        """,
+        params,
+    )
+    return created + _team_stream_digests_plan(ctx, params)
+
+
+# The same, for the supervisors' posts (a warning is in its manager's and in the team's post).
+_WAITING_TEAM_WARNINGS = _WAITING_WARNINGS.replace("'stream'", "'team_stream'")
+
+
+def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
+    """One post per supervisor per day with the warnings of their team (issue 5: a digest per
+    manager and one per supervisor). Supervisors come from the mirrored company structure,
+    resolved per waiting manager (a few dozen people), never per client."""
+    from crm_sync.selectors import department_heads
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT owner_id FROM ({_WAITING_TEAM_WARNINGS}) w")
+        owners = [row[0] for row in cursor.fetchall()]
+    if not owners:
+        return 0
+    org = department_heads()
+    pairs = [(owner, head) for owner in owners if (head := org.supervisor_of(owner))]
+    if not pairs:
+        return 0
+    teams, team_params = _values_sql(pairs, ("bigint", "bigint"))
+    params = {**params, **team_params}
+    created = _insert_decisions(
+        ctx,
+        f"""
+        SELECT 'ladder:stream-team:' || t.head || ':' || %(day)s,
+               'ladder', '{STREAM_RULE}', 0, t.head, t.head, 'stream_post',
+               jsonb_build_object('to', 'owner', 'team', true, 'day', %(day)s,
+                                  'items', '[]'::jsonb),
+               jsonb_build_object('day', %(day)s, 'team', true)
+        FROM ({_WAITING_TEAM_WARNINGS}) w
+        JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        GROUP BY t.head
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        WITH waiting AS (
+            SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
+            JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        ),
+        grouped AS (
+            SELECT head, 'ladder:stream-team:' || head || ':' || %(day)s AS key,
+                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
+                                               params->>'status', params->>'next',
+                                               facts->>'clock_started',
+                                               (facts->>'days')::int) ORDER BY id) AS items
+            FROM waiting GROUP BY head
+        ),
+        linked AS (
+            UPDATE assistants_decision g
+            SET params = jsonb_set(g.params, '{{items}}',
+                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
+            FROM grouped gr
+            WHERE g.key = gr.key AND g.status = 'queued'
+            RETURNING g.key, gr.head
+        )
+        UPDATE assistants_decision i
+        SET params = i.params || jsonb_build_object('team_stream', l.key)
+        FROM waiting w JOIN linked l ON l.head = w.head
+        WHERE i.id = w.id
+        """,
+        params,
+    )
+    return created
 
 
 # --- forgotten, released, deals --------------------------------------------------------------
@@ -433,6 +635,7 @@ def forgotten_decisions(ctx: PassContext) -> int:
     params["deadline"] = ctx.as_of + timedelta(days=rule["task_days"])
     params["action"] = "digest_item" if digest else "create_task"
     inserted = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:' || f.entity_type_id || ':' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -501,6 +704,7 @@ def forgotten_digests_plan(ctx: PassContext) -> int:
         "deadline": ctx.as_of + timedelta(days=rule["task_days"]),
     }
     created = _insert_decisions(
+        ctx,
         f"""
         SELECT 'forgotten:digest:' || w.owner_id || ':' || %(day)s,
                'forgotten', 'forgotten.digest', 0, w.owner_id, w.owner_id, 'create_task',
@@ -552,6 +756,7 @@ def deal_decisions(ctx: PassContext) -> int:
     params["days"] = rule["days"]
     params["deadline"] = ctx.as_of + timedelta(days=ctx.settings["forgotten"]["task_days"])
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'deal:' || f.client_id || ':'
                    || COALESCE(to_char(f.last_activity_at, 'YYYYMMDDHH24MISS'), 'never') AS key,
@@ -574,7 +779,8 @@ def deal_decisions(ctx: PassContext) -> int:
 def released_decisions(ctx: PassContext) -> int:
     """Forgotten task overdue M days, still no activity, nothing planned → a new owner.
 
-    Owners on leave are left alone; new owners are active, present, under their cap.
+    Owners on leave (in Keepwarm's list or the portal's absence chart) are left alone; new owners
+    are active, present, under their cap.
     """
     rule = ctx.settings["released"]
     if not rule["enabled"]:
@@ -586,7 +792,13 @@ def released_decisions(ctx: PassContext) -> int:
         "move_deals": rule["move_deals"],
         "move_tasks": rule["move_tasks"],
         "move_contacts": rule.get("move_contacts", True),
+        "away_on": ctx.as_of,
     }
+    released_scope = rule.get("scope") or {}
+    scope = _scope_sql(released_scope, "f", params, "rl")
+    if released_scope.get("entities"):
+        params["rl_entities"] = [ENTITY_TYPES[name] for name in released_scope["entities"]]
+        scope += " AND f.entity_type_id = ANY(%(rl_entities)s)"
     status = "queued"
     candidates = f"""
         SELECT d.id AS forgotten_id, f.entity_type_id, f.client_id, f.owner_id,
@@ -598,11 +810,10 @@ def released_decisions(ctx: PassContext) -> int:
           AND t.status NOT IN (5, 7) AND t.deadline < %(overdue_cutoff)s
           AND (f.last_activity_at IS NULL OR f.last_activity_at < d.executed_at)
           AND (f.planned_until IS NULL OR f.planned_until < %(as_of)s)
-          AND f.owner_id = d.owner_id
+          AND f.owner_id = d.owner_id AND {scope}
           AND {_not_snoozed("f")}
-          AND NOT EXISTS (SELECT 1 FROM assistants_managerabsence a
-                          WHERE a.user_id = f.owner_id
-                            AND %(as_of)s::date BETWEEN a.starts_on AND a.ends_on)
+          AND NOT EXISTS (SELECT 1 FROM ({AWAY_USERS_SQL}) away
+                          WHERE away.user_id = f.owner_id)
     """
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({candidates}) c", params)
@@ -610,6 +821,7 @@ def released_decisions(ctx: PassContext) -> int:
     if planned > ctx.settings["safety"]["mass_reassign_threshold"]:
         status = "awaiting_approval"  # a mass hand-over waits for an approved preview
     return _insert_decisions(
+        ctx,
         f"""
         SELECT 'released:' || c.entity_type_id || ':' || c.client_id || ':' || c.forgotten_id,
                'released', 'released.overdue_task', c.entity_type_id, c.client_id, c.owner_id,
@@ -625,3 +837,84 @@ def released_decisions(ctx: PassContext) -> int:
         params,
         status=status,
     )
+
+
+# --- re-indexing the ladder (seed 001: "index the statuses" after a bulk import) ----------------
+
+REINDEX_TABLE = "kw_reindex"
+
+
+def ladder_statuses_reindex(
+    *, as_of: datetime, entities: list[int], reason: str, skip_note: str
+) -> dict[str, int]:
+    """Take in every client's status as Bitrix24 holds it now, each changed one with a fresh clock.
+
+    A pass treats a raise without a recent call as a manager's mistake and reverts it; after a
+    bulk import of statuses (seed 001: Excel, then "index the statuses") the portal's values
+    are the truth instead. So here every client whose status differs from what Keepwarm knows
+    is taken in as it is, without the raise check; ladder decisions still waiting in the outbox
+    for those clients are skipped (they were planned from the old statuses), and each client's
+    history says why. Clients whose status did not change keep their clocks: day limits are
+    read afresh on every pass, so a settings change needs no re-index.
+    """
+    params = {"as_of": as_of, "entities": entities, "reason": reason, "skip_note": skip_note}
+    _execute(f"DROP TABLE IF EXISTS {REINDEX_TABLE}", {})
+    _execute(
+        f"""
+        CREATE TEMPORARY TABLE {REINDEX_TABLE} AS
+        SELECT r.et, r.cid, r.value, v.code, cs.status AS old_status
+        FROM (
+            SELECT 3 AS et, id AS cid, COALESCE(uf->>'{STATUS_FIELD}', '') AS value
+            FROM crm_sync_contact
+            UNION ALL
+            SELECT 4, id, COALESCE(uf->>'{STATUS_FIELD}', '')
+            FROM crm_sync_company WHERE NOT is_my_company
+        ) r
+        LEFT JOIN ({_status_values_sql()}) v ON v.et = r.et AND v.value = r.value
+        LEFT JOIN assistants_clientstate cs ON cs.entity_type_id = r.et AND cs.client_id = r.cid
+        WHERE r.et = ANY(%(entities)s) AND (v.code IS NOT NULL OR r.value = '')
+          AND (CASE WHEN cs.client_id IS NULL
+                    THEN v.code IS NOT NULL AND v.code <> 'empty'
+                    ELSE r.value <> cs.bitrix_value END)
+        """,
+        params,
+    )
+    counts = {}
+    counts["taken_in"] = _execute(
+        f"""
+        INSERT INTO assistants_clientstate
+            (entity_type_id, client_id, status, status_since, bitrix_value, updated_at)
+        SELECT r.et, r.cid, r.code, %(as_of)s, r.value, %(as_of)s
+        FROM {REINDEX_TABLE} r
+        WHERE r.code IS NOT NULL AND r.code <> 'empty'
+        ON CONFLICT (entity_type_id, client_id) DO UPDATE
+        SET status = EXCLUDED.status, status_since = EXCLUDED.status_since,
+            bitrix_value = EXCLUDED.bitrix_value, updated_at = EXCLUDED.updated_at
+        """,
+        params,
+    )
+    counts["cleared"] = _states_clear(REINDEX_TABLE)
+    counts["skipped"] = _execute(
+        f"""
+        UPDATE assistants_decision d SET status = 'skipped', last_error = %(skip_note)s
+        FROM {REINDEX_TABLE} r
+        WHERE d.entity_type_id = r.et AND d.client_id = r.cid AND d.assistant = 'ladder'
+          AND d.status IN ('queued', 'awaiting_approval')
+        """,
+        params,
+    )
+    _execute(
+        f"""
+        INSERT INTO assistants_clientevent
+            (entity_type_id, client_id, created_at, kind, detail, reason)
+        SELECT r.et, r.cid, %(as_of)s, 'status_reindexed',
+               jsonb_build_object('from', r.old_status,
+                                  'to', CASE WHEN r.code = 'empty' OR r.value = '' THEN NULL
+                                             ELSE r.code END),
+               %(reason)s
+        FROM {REINDEX_TABLE} r
+        """,
+        params,
+    )
+    _execute(f"DROP TABLE {REINDEX_TABLE}", {})
+    return counts

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from django.db import connection
 
 from assistants.models import AssistantSettings
 from assistants.settings_schema import settings_default
@@ -13,6 +16,26 @@ from assistants.settings_schema import settings_default
 class CurrentSettings:
     version: int  # 0 means "defaults, never saved"
     document: dict[str, Any]
+
+
+# Who is away on a day (`%(away_on)s`, cast to a date): Keepwarm's own list, which supervisors
+# fill in, and the portal's absence chart, which crm_sync mirrors (crm_sync.sync.absences). The
+# released rule and the hand-over both read this one fragment, so they never disagree about who
+# is on leave. Both lists hold inclusive dates.
+AWAY_USERS_SQL = """
+    SELECT a.user_id FROM assistants_managerabsence a
+    WHERE %(away_on)s::date BETWEEN a.starts_on AND a.ends_on
+    UNION
+    SELECT b.user_id FROM crm_sync_userabsence b
+    WHERE %(away_on)s::date BETWEEN b.starts_on AND b.ends_on
+"""
+
+
+def users_away(*, as_of: datetime) -> set[int]:
+    """Employees away on the day of `as_of`, from either list."""
+    with connection.cursor() as cursor:
+        cursor.execute(AWAY_USERS_SQL, {"away_on": as_of})
+        return {int(user_id) for (user_id,) in cursor.fetchall()}
 
 
 def assistant_settings_current() -> CurrentSettings:

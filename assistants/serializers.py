@@ -48,6 +48,12 @@ class PreviewSerializer(serializers.Serializer):
     planned = PlannedDecisionSerializer(many=True)
 
 
+class LadderReindexSerializer(serializers.Serializer):
+    taken_in = serializers.IntegerField(help_text="clients whose status was taken in anew")
+    cleared = serializers.IntegerField(help_text="clients whose status was cleared (Empty)")
+    skipped = serializers.IntegerField(help_text="queued ladder decisions no longer wanted")
+
+
 class ClientEventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     kind = serializers.CharField()

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from assistants.models import (
     AssistantSettings,
@@ -242,6 +243,28 @@ def absence_create(*, user_id: int, starts_on, ends_on, reason: str = "") -> Man
     return ManagerAbsence.objects.create(
         user_id=user_id, starts_on=starts_on, ends_on=ends_on, reason=reason[:200]
     )
+
+
+def ladder_reindex(*, portal, by: str, as_of=None) -> dict[str, int]:
+    """Take in the portal's statuses as they are now (after a bulk import): see
+    assistants.rules.ladder_statuses_reindex. Run it once the import is in the mirror."""
+    from assistants.rules import ENTITY_TYPES, ladder_statuses_reindex
+    from assistants.selectors import assistant_settings_current
+
+    settings = assistant_settings_current().document
+    if not settings["ladder"]["enabled"]:
+        raise Conflict(gettext("The status ladder is turned off: there is nothing to re-index."))
+    with translation.override(getattr(portal, "language", "ru") or "ru"):
+        reason = gettext("Status taken in as set in Bitrix24: statuses re-indexed by %(by)s.") % {
+            "by": by[:128]
+        }
+    with transaction.atomic():
+        return ladder_statuses_reindex(
+            as_of=as_of or timezone.now(),
+            entities=[ENTITY_TYPES[name] for name in settings["entities"]],
+            reason=reason,
+            skip_note=f"planned from a status replaced by a re-index ({by[:128]})",
+        )
 
 
 def pass_approve(*, pass_id: int) -> int:

@@ -203,9 +203,12 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "combine": {"type": "boolean"},
                 "stream_digest": {
                     "type": "boolean",
-                    "description": "Not supported yet: posting the digest to the activity "
-                    "stream needs the log scope and log.blogpost.add, which Keepwarm does not "
-                    "request; the digest goes out as notifications only.",
+                    "description": "Also post, once a day at the notification hour, one "
+                    "message to the activity stream for each manager (visible to that manager "
+                    "only) listing the clients whose status changes soon: status, next status "
+                    "and date; and one for each supervisor with their team's clients. Needs the "
+                    "log scope; a portal that has not granted it gets the warnings as "
+                    "notifications only, and each skipped post says why.",
                 },
                 "timeline_posts": {"type": "boolean"},
             },
@@ -236,6 +239,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "on_loss": _HANDOVER,
                 "raise_requires_call": {"type": "boolean"},
                 "raise_call_lookback_days": _DAYS,
+                "scope": {
+                    **_SCOPE,
+                    "description": "Which clients the ladder acts on (decay, warnings, In work, "
+                    "Hot, reverts); statuses of the others are still read and kept.",
+                },
             },
         },
         "forgotten": {
@@ -262,6 +270,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "move_deals": {"type": "boolean"},
                 "move_contacts": {"type": "boolean"},
                 "move_tasks": {"type": "boolean"},
+                "scope": {
+                    **_SCOPE,
+                    "description": "Which forgotten clients may be handed over (e.g. never "
+                    "the key accounts); the others keep their owner and their reminder.",
+                },
             },
         },
         "deals": {
@@ -331,6 +344,7 @@ _DEFAULT: dict[str, Any] = {
         "on_loss": {"policy": "none", "user_id": None, "cap_per_manager": None},
         "raise_requires_call": False,
         "raise_call_lookback_days": 3,
+        "scope": {},
     },
     "forgotten": {
         "enabled": True,
@@ -347,6 +361,7 @@ _DEFAULT: dict[str, Any] = {
         "move_deals": True,
         "move_contacts": True,
         "move_tasks": True,
+        "scope": {},
     },
     "deals": {
         "enabled": False,

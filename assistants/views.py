@@ -14,6 +14,7 @@ from assistants.serializers import (
     AssistantSettingsSerializer,
     ClientHistorySerializer,
     DecisionSerializer,
+    LadderReindexSerializer,
     PreviewQuerySerializer,
     PreviewSerializer,
     SnoozeSerializer,
@@ -22,6 +23,7 @@ from assistants.services import (
     absence_create,
     assistant_settings_save,
     decision_undo,
+    ladder_reindex,
     pass_approve,
     snooze_create,
 )
@@ -109,6 +111,17 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalSc
     @action(detail=False, methods=["post"], url_path=r"approve-pass/(?P<pass_id>\d+)")
     def approve_pass(self, request, pass_id=None):
         return Response({"approved": pass_approve(pass_id=int(pass_id))})
+
+
+class LadderReindexApi(PortalScopedAPIView):
+    """Take in the statuses as set in Bitrix24 now (seed 001: index them after a bulk import)."""
+
+    permission_classes = [IsPortalPrincipal, IsPortalAdmin]
+
+    @extend_schema(request=None, responses=LadderReindexSerializer)
+    def post(self, request):
+        counts = ladder_reindex(portal=self.portal, by=_who(request))
+        return Response(LadderReindexSerializer(counts).data)
 
 
 class ClientHistoryApi(PortalScopedAPIView):

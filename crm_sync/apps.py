@@ -33,6 +33,11 @@ class CrmSyncConfig(AppConfig):
             function_path="crm_sync.sync.comments.comments_backfill_job",
         )
         portal_job_register(
+            name="crm_sync.absences_refresh",
+            interval=timedelta(hours=1),
+            function_path="crm_sync.sync.absences.absences_refresh_job",
+        )
+        portal_job_register(
             name="crm_sync.sync_resume",
             interval=timedelta(minutes=1),
             function_path="crm_sync.services.sync_runs_resume",

@@ -370,3 +370,25 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status}"
+
+
+class UserAbsence(models.Model):
+    """An employee's absence from the portal's absence chart (a `calendar.accessibility.get`
+    entry marked `absent`), so assistants leave absent managers alone even when nobody entered
+    the leave in Keepwarm. Only a window around today is kept; each refresh replaces it whole
+    (crm_sync.sync.absences)."""
+
+    user_id = models.BigIntegerField()
+    event_id = models.BigIntegerField()  # the calendar entry's ID in Bitrix24
+    starts_on = models.DateField()  # the portal's local dates, both inclusive
+    ends_on = models.DateField()
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "event_id"], name="userabsence_unique"),
+        ]
+        indexes = [models.Index(fields=["ends_on", "starts_on"], name="userabsence_days")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} absent {self.starts_on}..{self.ends_on}"

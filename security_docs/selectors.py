@@ -434,6 +434,11 @@ def _retention_text(code: str) -> str:
             "uninstall."
         )
         % after,
+        "window": _(
+            "Only from yesterday to two months ahead, rewritten whole every hour; deleted "
+            "%(days)s after uninstall."
+        )
+        % after,
         "while_installed": _("While the app is installed; deleted %(days)s after uninstall.")
         % after,
         "portal_record": _(

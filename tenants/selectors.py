@@ -57,6 +57,15 @@ def portal_credentials_get(*, portal_id: int):
     return PortalCredentials.objects.select_related("portal").filter(portal_id=portal_id).first()
 
 
+def portal_granted_scopes(*, portal_id: int) -> frozenset[str]:
+    """The scopes the portal granted at install: an option needing another one is not tried."""
+    from tenants.models import PortalCredentials
+
+    rows = PortalCredentials.objects.filter(portal_id=portal_id).values_list("scope", flat=True)
+    scope = rows.first() or ""
+    return frozenset(part for part in scope.replace(" ", ",").split(",") if part)
+
+
 @dataclass(frozen=True)
 class EventIdentity:
     """What checking a Bitrix24 event needs to know about its portal."""

@@ -51,8 +51,28 @@ scope_declare(
 )
 scope_declare(
     ScopeSpec(
+        name="calendar",
+        why=_(
+            "Employees' absences from the absence chart (leave, sick days, business trips), so "
+            "no client is handed over to or taken from a manager who is away. Only the dates of "
+            "entries marked absent are kept; meetings and the names of entries are not."
+        ),
+    )
+)
+scope_declare(
+    ScopeSpec(
         name="im",
         why=_("System notifications (the daily digest and warnings) to managers and supervisors."),
+    )
+)
+scope_declare(
+    ScopeSpec(
+        name="log",
+        why=_(
+            "Only if a portal turns on the activity stream digest: one post a day to each "
+            "manager, visible to that manager only, listing the clients whose status changes "
+            "soon."
+        ),
     )
 )
 scope_declare(
@@ -676,6 +696,59 @@ method_declare(
         fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "CREATED", "AUTHOR_ID", "COMMENT"),
         field_params=(),
         stored_in="crm_sync_timelinecomment",
+        classification="business",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="calendar.accessibility.get",
+        scope="calendar",
+        access="read",
+        purpose=_(
+            "Mirrors the days active employees are absent (absence chart entries) for the next "
+            "two months, so assistants neither release clients from nor hand clients to a "
+            "manager who is away; meetings (busy) and entry names are not kept."
+        ),
+        feature=SYNC,
+        params=("users", "from", "to"),
+        fields=("ID", "DATE_FROM", "DATE_TO", "DT_SKIP_TIME", "ACCESSIBILITY"),
+        field_params=(),
+        stored_in="crm_sync_userabsence",
+        retention="window",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="log.blogpost.add",
+        scope="log",
+        access="write",
+        purpose=_(
+            "Posts the daily list of clients whose status changes soon to the activity stream, "
+            "addressed to their manager only (if the portal turned the option on)."
+        ),
+        feature=ASSISTANTS,
+        params=("POST_TITLE", "POST_MESSAGE", "DEST"),
+        field_params=(),
+        classification="business",
+        visible_to=("portal_users", "bitrix24", "vendor_staff"),
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="log.blogpost.get",
+        scope="log",
+        access="read",
+        purpose=_(
+            "After a crash, checks whether Keepwarm's own activity stream post to a manager was "
+            "already made, so it is never posted twice; only Keepwarm's marker is looked for."
+        ),
+        feature=ASSISTANTS,
+        params=("LOG_RIGHTS",),
+        fields=("ID", "TITLE"),
+        field_params=(),
         classification="business",
     )
 )

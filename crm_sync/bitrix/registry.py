@@ -23,8 +23,9 @@ _OPERATOR_PREFIX = re.compile(r"^(>=|<=|!=|!@|!%|=%|%=|>|<|=|!|@|%)")
 # most, so a declaration that leaves them out never under-states what Keepwarm does with data.
 Classification = Literal["personal", "business", "technical", "secret"]
 # mirror: updated on every change, removed when deleted in Bitrix24; replaced: rewritten whole on
-# every sync; portal_record: one row per portal in the public schema; not_stored: not kept.
-Retention = Literal["mirror", "replaced", "portal_record", "not_stored"]
+# every sync; window: only a window of days around today, rewritten whole on every refresh;
+# portal_record: one row per portal in the public schema; not_stored: not kept.
+Retention = Literal["mirror", "replaced", "window", "portal_record", "not_stored"]
 # portal_users: users of the portal who open Keepwarm, and its Keepwarm administrators;
 # bitrix24: people the portal's own Bitrix24 permissions allow (what we write lands there);
 # vendor_staff: Keepwarm staff through the audited back office (REST log); vendor_registry:

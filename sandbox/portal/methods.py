@@ -1103,6 +1103,79 @@ def notify_add(portal, caller, params):
     return Answer(notification_id)
 
 
+# --- the activity stream (news feed) -------------------------------------------------------
+
+BLOGPOST_PAGE = 20  # log.blogpost.get answers in pages of this many, newest first
+
+
+def _rights(value) -> list[str]:
+    """DEST / LOG_RIGHTS as a list: a JSON array, a form's DEST[0]=…, or one string."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, str):
+        value = [value]
+    return [str(item).strip().upper() for item in value or [] if str(item).strip()]
+
+
+@method("log.blogpost.add")
+def blogpost_add(portal, caller, params):
+    message = params.get("POST_MESSAGE")
+    if not isinstance(message, str) or not message.strip():
+        raise p.RestError(400, "", "Post message is empty.")
+    dest = _rights(params.get("DEST") or params.get("SPERM")) or ["UA"]
+    for right in dest:
+        if (
+            right != "UA"
+            and not (right[:1] == "U" and right[1:].isdigit())
+            and not (right[:2] in {"SG", "DR"} and right[2:].isdigit())
+        ):
+            raise p.RestError(400, "", f"Wrong destination: {right}.")
+    post_id = portal.store.next_id("blogpost")
+    portal.store.put(
+        "blogpost",
+        post_id,
+        {
+            "ID": str(post_id),
+            "AUTHOR_ID": str(caller.user_id),
+            "TITLE": str(params.get("POST_TITLE") or ""),
+            "DETAIL_TEXT": message,
+            "DEST": dest,
+            "DATE_PUBLISH": portal.now_iso(),
+            "PUBLISH_STATUS": "P",
+            "MICRO": "N" if params.get("POST_TITLE") else "Y",
+        },
+    )
+    return Answer(post_id)
+
+
+@method("log.blogpost.get")
+def blogpost_get(portal, caller, params):
+    """Posts the caller may read (author or addressee), optionally those with given rights."""
+    wanted = set(_rights(params.get("LOG_RIGHTS")))
+    post_id = params.get("POST_ID")
+    me = f"U{caller.user_id}"
+    rows = []
+    for _, post in portal.store.select("blogpost", "1=1", [], order="id DESC", limit=None):
+        rights = set(post.get("DEST") or [])
+        if post.get("AUTHOR_ID") != str(caller.user_id) and not ({me, "UA"} & rights):
+            continue
+        if wanted and not wanted & rights:
+            continue
+        if post_id and str(post_id) != post["ID"]:
+            continue
+        rows.append({key: value for key, value in post.items() if key != "DEST"})
+    start = max(_start(params), 0)
+    page = rows[start : start + BLOGPOST_PAGE]
+    more = start + BLOGPOST_PAGE < len(rows)
+    return Answer(
+        page,
+        total=len(rows),
+        next=start + BLOGPOST_PAGE if more else None,
+        rows=len(page),
+        start=start,
+    )
+
+
 # --- users and departments ------------------------------------------------------------------
 
 

@@ -53,6 +53,8 @@ def method_scope(method: str) -> str:
         ("im.", "im"),
         ("placement.", "placement"),
         ("voximplant.", "telephony"),
+        ("calendar.", "calendar"),
+        ("log.", "log"),
     ):
         if name.startswith(prefix):
             return scope
@@ -176,6 +178,12 @@ class Portal:
             and isinstance(next(iter(rows.values())), list)
         ):
             rows = next(iter(rows.values()))  # {"tasks": [...]}, {"items": [...]}
+        elif (
+            isinstance(rows, dict)
+            and rows
+            and all(str(key).isdigit() and isinstance(v, list) for key, v in rows.items())
+        ):
+            rows = [row for inner in rows.values() for row in inner]  # keyed by user id
         if isinstance(rows, dict):
             rows = [rows]
         names: set[tuple[str, str]] = set()

@@ -14,6 +14,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sandbox.portal import calendar
 from sandbox.portal import protocol as p
 from sandbox.portal.limits import call_cost
 from sandbox.portal.methods import METHODS, Answer
@@ -284,6 +285,12 @@ class SandboxServer:
             portal.knobs.fault_timeout_seconds = float(params.get("timeout_seconds", 15))
             portal.knobs.fault_method = str(params.get("method", "")).lower()
             return 200, {"ok": True}
+        if name == "calendar":  # an entry of the absence chart (or a meeting) for a user
+            if verb == "POST":
+                return 200, calendar.entry_add(portal, params)
+            return 200, [
+                data for _, data in portal.store.select(calendar.ENTITY, "1=1", [], limit=None)
+            ]
         if name == "usage":
             return 200, portal.usage_report()
         if name == "requests":

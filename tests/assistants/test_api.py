@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from assistants.models import ClientEvent, ClientSnooze, Decision
 from assistants.settings_schema import settings_default
-from crm_sync.models import Contact
+from crm_sync.models import Contact, UserFieldDefinition
 from tests.conftest import in_portal
 
 
@@ -169,3 +169,32 @@ def test_assistants_config_round_trip_and_field_errors(forgotten_contact, tmp_pa
     exported.write_text(json.dumps(document))
     with pytest.raises(CommandError, match="/ladder/warn_days_before"):
         call_command("assistants_config", forgotten_contact.member_id, "--import", str(exported))
+
+
+def test_only_an_administrator_reindexes_the_ladder(client, forgotten_contact, bearer):
+    url = "/api/v1/assistants/ladder/reindex/"
+    with in_portal(forgotten_contact):
+        UserFieldDefinition.objects.create(
+            entity="CRM_CONTACT",
+            field_name="UF_CRM_KEEPWARM_STATUS",
+            user_type_id="enumeration",
+            enum_items=[{"id": 102, "value": "Hot", "xml_id": "hot"}],
+        )
+        Contact.objects.filter(id=10).update(uf={"UF_CRM_KEEPWARM_STATUS": "102"})
+
+    denied = client.post(url, **bearer(forgotten_contact, is_admin=False))
+    with in_portal(forgotten_contact):
+        assert not ClientEvent.objects.exists()  # a refused request changed nothing
+    allowed = client.post(url, **bearer(forgotten_contact))
+
+    assert denied.status_code == 403
+    assert allowed.status_code == 200
+    assert allowed.json() == {"taken_in": 1, "cleared": 0, "skipped": 0}
+    with in_portal(forgotten_contact):
+        [event] = ClientEvent.objects.filter(kind="status_reindexed")
+        assert (event.client_id, event.detail["to"]) == (10, "hot")
+
+
+def test_run_assistants_reindex_refuses_a_dry_run(forgotten_contact):
+    with pytest.raises(CommandError, match="--reindex"):
+        call_command("run_assistants", forgotten_contact.member_id, "--reindex", "--dry-run")

@@ -18,6 +18,7 @@ from crm_sync.models import (
     Task,
     TimelineComment,
     User,
+    UserAbsence,
     UserFieldDefinition,
 )
 from tests.conftest import in_portal
@@ -254,6 +255,49 @@ def test_a_manager_on_leave_receives_no_clients(portal):
         assert targets and 6 not in targets and 5 not in targets
 
 
+def test_a_manager_absent_in_the_bitrix24_absence_chart_receives_no_clients(portal):
+    """The mirrored absence chart counts like Keepwarm's own list (and a Keepwarm entry for
+    someone else does not hide it)."""
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        UserAbsence.objects.create(
+            user_id=6, event_id=41, starts_on=MONDAY.date(), ends_on=MONDAY.date()
+        )
+        ManagerAbsence.objects.create(  # next week: not away today
+            user_id=90,
+            starts_on=MONDAY.date() + timedelta(days=1),
+            ends_on=MONDAY.date() + timedelta(days=5),
+        )
+        for client_id in (10, 11, 12):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+
+        targets = {d.params["to"] for d in _decisions("released.overdue_task")}
+        assert targets == {7, 90}
+
+
+def test_clients_of_a_manager_absent_in_the_absence_chart_are_not_released(portal):
+    with in_portal(portal):
+        _settings(released__enabled=True, released__days_overdue=7)
+        UserAbsence.objects.create(
+            user_id=5,
+            event_id=42,
+            starts_on=MONDAY.date() - timedelta(days=3),
+            ends_on=MONDAY.date() + timedelta(days=3),
+        )
+        _contact(10)
+        _forgotten_done(10, 710, overdue_days=10)
+
+        assistants_pass_run(as_of=MONDAY)
+        assert _decisions("released.overdue_task") == []
+
+        # The day after the absence ends, the overdue client is released after all.
+        assistants_pass_run(as_of=MONDAY + timedelta(days=4))
+        assert [d.client_id for d in _decisions("released.overdue_task")] == [10]
+
+
 def test_a_mass_release_waits_for_approval(portal):
     with in_portal(portal):
         _settings(released__enabled=True, safety__mass_reassign_threshold=2)
@@ -447,6 +491,287 @@ def test_a_lost_client_handed_over_is_not_called_an_ignored_reminder(portal):
         ]
         assert all("Пропал" in text for text in texts), texts
         assert not any("задача-напоминание" in text for text in texts), texts
+
+
+# --- re-indexing after a bulk import of statuses (seed 001) ---------------------------------
+
+
+def test_a_bulk_status_import_is_taken_in_by_a_reindex_instead_of_reverted(portal):
+    from assistants.models import ClientEvent
+    from assistants.services import ladder_reindex
+
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(hot=400, cold=400), ladder__raise_requires_call=True)
+        for client_id in range(10, 40):
+            _contact(client_id, status="cold")
+        assistants_pass_run(as_of=MONDAY - timedelta(days=1))  # Keepwarm adopts them as cold
+        # An Excel import raises twenty of them to Hot and clears five; nobody called anyone.
+        Contact.objects.filter(id__in=range(10, 30)).update(
+            uf={"UF_CRM_KEEPWARM_STATUS": ENUM["hot"]}, modified_at=MONDAY
+        )
+        Contact.objects.filter(id__in=range(30, 35)).update(uf={}, modified_at=MONDAY)
+        # The pass that sees it first takes the raises for managers' mistakes: reverts queued.
+        assistants_pass_run(as_of=MONDAY)
+        reverts = _decisions("ladder.raise_without_call")
+        assert sorted(d.client_id for d in reverts) == list(range(10, 30))
+
+        counts = ladder_reindex(portal=portal, by="supervisor", as_of=MONDAY + timedelta(hours=1))
+
+        assert counts == {"taken_in": 20, "cleared": 0, "skipped": 20}
+        assert {d.status for d in _decisions("ladder.raise_without_call")} == {"skipped"}
+        states = dict(ClientState.objects.values_list("client_id", "status"))
+        assert {cid for cid, status in states.items() if status == "hot"} == set(range(10, 30))
+        assert {cid for cid, status in states.items() if status == "cold"} == set(range(35, 40))
+        assert not set(states) & set(range(30, 35))  # cleared by the pass: out of the ladder
+        hot = ClientState.objects.get(client_id=10)
+        assert hot.status_since == MONDAY + timedelta(hours=1)  # a fresh clock for a new status
+        assert ClientState.objects.get(client_id=35).status_since < MONDAY - timedelta(days=100)
+        events = ClientEvent.objects.filter(kind="status_reindexed")
+        assert sorted(e.client_id for e in events) == list(range(10, 30))
+        assert {(e.detail["from"], e.detail["to"]) for e in events} == {("cold", "hot")}
+        assert all("supervisor" in e.reason for e in events)
+        # Nothing more to take in; the next pass plans no revert.
+        again = ladder_reindex(portal=portal, by="supervisor", as_of=MONDAY + timedelta(hours=2))
+        assert again == {"taken_in": 0, "cleared": 0, "skipped": 0}
+        assistants_pass_run(as_of=MONDAY + timedelta(hours=3))
+        assert (
+            Decision.objects.filter(rule="ladder.raise_without_call", status="queued").count() == 0
+        )
+
+
+def test_a_reindex_clears_and_adopts_what_no_pass_has_seen_yet(portal):
+    from assistants.services import ladder_reindex
+
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(cold=400))
+        for client_id in (10, 11):
+            _contact(client_id, status="cold")
+        assistants_pass_run(as_of=MONDAY - timedelta(days=1))
+        Contact.objects.filter(id=10).update(uf={})  # cleared in Bitrix24
+        _contact(12, status="warm")  # imported with a status, not seen by a pass yet
+        _contact(13)  # no status: stays out of the ladder
+
+        counts = ladder_reindex(portal=portal, by="admin", as_of=MONDAY)
+
+        assert counts == {"taken_in": 1, "cleared": 1, "skipped": 0}
+        states = dict(ClientState.objects.values_list("client_id", "status"))
+        assert states == {11: "cold", 12: "warm"}
+        assert ClientState.objects.get(client_id=12).status_since == MONDAY
+
+
+def test_a_reindex_needs_the_ladder(portal):
+    from assistants.services import ladder_reindex
+    from config.errors import Conflict
+
+    with in_portal(portal):
+        _settings(ladder__enabled=False)
+        with pytest.raises(Conflict):
+            ladder_reindex(portal=portal, by="admin")
+
+
+# --- scope: every rule limited by entity type, owner, pipeline/stage and user fields ------------
+
+
+def _branch_contacts():
+    """Contacts 10 (north), 11 (south) and 12 (no branch), all silent for 200 days."""
+    for client_id, branch in ((10, "north"), (11, "south"), (12, None)):
+        _contact(client_id)
+        if branch:
+            Contact.objects.filter(pk=client_id).update(uf={"UF_CRM_BRANCH": branch})
+
+
+@pytest.mark.parametrize(
+    ("condition", "forgotten"),
+    [
+        ({"op": "eq", "value": "north"}, [10]),
+        ({"op": "ne", "value": "north"}, [11, 12]),
+        ({"op": "in", "value": ["north", "south"]}, [10, 11]),
+        ({"op": "not_in", "value": ["north"]}, [11, 12]),
+        ({"op": "empty"}, [12]),
+        ({"op": "not_empty"}, [10, 11]),
+    ],
+)
+def test_the_forgotten_rule_is_limited_by_a_user_field_condition(portal, condition, forgotten):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            forgotten__scope={"conditions": [{"field": "UF_CRM_BRANCH", **condition}]},
+        )
+        _branch_contacts()
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert sorted(d.client_id for d in _decisions("forgotten.client")) == forgotten
+
+
+def test_the_forgotten_rule_is_limited_by_owner_and_entity_type(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            entities=["contact", "company"],
+            forgotten__scope={"entities": ["contact"], "owners": [6]},
+        )
+        _contact(10, owner=5)
+        _contact(11, owner=6)
+        Company.objects.create(
+            id=20, title="Firm", assigned_by_id=6, created_at=MONDAY - timedelta(days=200)
+        )
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [(d.entity_type_id, d.client_id) for d in _decisions("forgotten.client")] == [
+            (3, 11)
+        ]
+
+
+def test_the_deals_rule_is_limited_by_pipeline_and_stage(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__enabled=False,
+            deals__enabled=True,
+            deals__scope={"deal_categories": [1], "deal_stages": ["C1:NEW", "C1:OFFER"]},
+        )
+        for deal_id, category, stage in (
+            (50, 0, "NEW"), (51, 1, "C1:NEW"), (52, 1, "C1:WON_SOON"), (53, 1, "C1:OFFER")
+        ):  # fmt: skip
+            Deal.objects.create(
+                id=deal_id, title="Deal", assigned_by_id=5, category_id=category, stage_id=stage,
+                created_at=MONDAY - timedelta(days=60),
+            )  # fmt: skip
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert sorted(d.client_id for d in _decisions("deals.untouched")) == [51, 53]
+
+
+def test_the_ladder_acts_only_within_its_scope_and_keeps_the_other_statuses(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(hot=10),
+            ladder__scope={
+                "conditions": [{"field": "UF_CRM_BRANCH", "op": "eq", "value": "north"}]
+            },
+            forgotten__enabled=False,
+        )
+        for client_id, branch in ((10, "north"), (11, "south")):
+            _contact(client_id, status="hot")
+            Contact.objects.filter(pk=client_id).update(
+                uf={"UF_CRM_KEEPWARM_STATUS": ENUM["hot"], "UF_CRM_BRANCH": branch}
+            )
+            _call(3, client_id, MONDAY - timedelta(days=40))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("ladder.decay")] == [10]
+        assert ClientState.objects.get(client_id=11).status == "hot"  # read, kept, not decayed
+
+
+def test_the_released_rule_never_hands_over_clients_outside_its_scope(portal):
+    with in_portal(portal):
+        _settings(
+            released__enabled=True,
+            released__days_overdue=7,
+            released__scope={"conditions": [{"field": "UF_CRM_KEY_ACCOUNT", "op": "empty"}]},
+        )
+        for client_id in (10, 11):
+            _contact(client_id)
+            _forgotten_done(client_id, 700 + client_id, overdue_days=10)
+        Contact.objects.filter(pk=10).update(uf={"UF_CRM_KEY_ACCOUNT": "1"})
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert [d.client_id for d in _decisions("released.overdue_task")] == [11]
+
+
+# --- the status ladder: the activity stream digest, once a day ---------------------------------
+
+
+def test_stream_posts_list_soon_changing_clients_once_a_day_per_manager_and_team(portal):
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__warn_days_before=3,
+            forgotten__enabled=False,
+            notifications__stream_digest=True,
+        )
+        for client_id, owner, silent in ((10, 5, 8), (11, 5, 9), (12, 6, 9), (13, 5, 2)):
+            _contact(client_id, status="new", owner=owner)
+            _call(3, client_id, MONDAY - timedelta(days=silent))
+
+        assistants_pass_run(as_of=MONDAY)
+        assistants_pass_run(as_of=MONDAY + timedelta(minutes=10))  # nothing new, nothing twice
+
+        posts = {d.key: d for d in _decisions("ladder.stream_digest")}
+        assert set(posts) == {
+            "ladder:stream:5:2026-11-23",
+            "ladder:stream:6:2026-11-23",
+            "ladder:stream-team:90:2026-11-23",  # department 1 is headed by user 90
+        }
+        mine = posts["ladder:stream:5:2026-11-23"]
+        assert (mine.action, mine.owner_id, mine.status) == ("stream_post", 5, "queued")
+        assert sorted(item[2:5] + item[6:] for item in mine.params["items"]) == [
+            [10, "new", "lost", 10],
+            [11, "new", "lost", 10],
+        ]
+        team = posts["ladder:stream-team:90:2026-11-23"]
+        assert team.owner_id == 90 and team.params["team"] is True
+        assert sorted(item[2] for item in team.params["items"]) == [10, 11, 12]
+        warnings = {d.client_id: d for d in _decisions("ladder.warning")}
+        assert set(warnings) == {10, 11, 12}
+        assert warnings[12].params["stream"] == "ladder:stream:6:2026-11-23"
+        assert warnings[12].params["team_stream"] == team.key
+
+        # Manager 5's post is out; a client warned later that day waits for tomorrow's post,
+        # while the team's post, not sent yet, still takes it in.
+        Decision.objects.filter(pk=mine.pk).update(status="done", result={"post_id": 1})
+        _contact(14, status="new", owner=5)
+        _call(3, 14, MONDAY - timedelta(days=8))
+        assistants_pass_run(as_of=MONDAY + timedelta(hours=1))
+        assert len(_decisions("ladder.stream_digest")) == 3
+        [late] = Decision.objects.filter(rule="ladder.warning", client_id=14)
+        assert "stream" not in late.params and late.params["team_stream"] == team.key
+
+        assistants_pass_run(as_of=MONDAY + timedelta(days=1))
+        [tomorrow] = Decision.objects.filter(key="ladder:stream:5:2026-11-24")
+        assert [item[2] for item in tomorrow.params["items"]] == [14]
+
+
+def test_without_the_option_no_stream_post_is_planned(portal):
+    with in_portal(portal):
+        _settings(ladder__statuses=_ladder(new=10), ladder__warn_days_before=3)
+        _contact(10, status="new")
+        _call(3, 10, MONDAY - timedelta(days=8))
+
+        assistants_pass_run(as_of=MONDAY)
+
+        assert len(_decisions("ladder.warning")) == 1
+        assert _decisions("ladder.stream_digest") == []
+
+
+def test_a_stream_post_leaves_out_clients_whose_warning_a_reindex_skipped(portal):
+    from assistants.executor import _stream_items_current
+
+    with in_portal(portal):
+        _settings(
+            ladder__statuses=_ladder(new=10),
+            ladder__warn_days_before=3,
+            forgotten__enabled=False,
+            notifications__stream_digest=True,
+        )
+        for client_id, owner in ((10, 5), (11, 5), (12, 6)):
+            _contact(client_id, status="new", owner=owner)
+            _call(3, client_id, MONDAY - timedelta(days=8))
+        assistants_pass_run(as_of=MONDAY)
+        Decision.objects.filter(rule="ladder.warning", client_id__in=[10, 12]).update(
+            status="skipped"
+        )
+        posts = [d for d in _decisions("ladder.stream_digest") if not d.params.get("team")]
+
+        empty = _stream_items_current(posts)
+
+        assert [post.owner_id for post in empty] == [6]  # nothing left to tell manager 6
+        [mine] = Decision.objects.filter(key="ladder:stream:5:2026-11-23")
+        assert [item[2] for item in mine.params["items"]] == [11]
 
 
 def _comment(comment_id: int, entity_type: int, entity_id: int, when: datetime, **fields):

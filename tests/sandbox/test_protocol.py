@@ -92,6 +92,7 @@ def test_select_star_leaves_out_user_and_multi_fields(sandbox):
         ("crm.item.get", {"entityTypeId": 31, "id": 999999}, 400, "NOT_FOUND"),
         ("crm.item.list", {"entityTypeId": 5}, 400, "ENTITY_TYPE_NOT_SUPPORTED"),
         ("tasks.task.add", {"fields": {"RESPONSIBLE_ID": 1}}, 400, "ERROR_CORE"),
+        ("log.blogpost.add", {"POST_TITLE": "No text", "DEST": ["U2"]}, 400, ""),
     ],
 )
 def test_error_envelope_and_statuses(sandbox, method, payload, status, code):
@@ -228,6 +229,11 @@ def test_scopes_are_enforced_separately_from_user_permissions(fresh_sandbox, rec
     with portal.client() as http:
         denied = http.post("/rest/user.get.json", json={"auth": crm_only["AUTH_ID"]})
         assert (denied.status_code, denied.json()["error"]) == (403, "insufficient_scope")
+        feed = http.post(
+            "/rest/log.blogpost.add.json",
+            json={"auth": crm_only["AUTH_ID"], "POST_MESSAGE": "hello", "DEST": ["U2"]},
+        )
+        assert (feed.status_code, feed.json()["error"]) == (403, "insufficient_scope")
 
     manager = install_app(portal, receiver, client_id="app.manager", user_id=4)
     with portal.client() as http:
@@ -327,6 +333,29 @@ def test_notifications_with_the_same_tag_replace_each_other(sandbox):
 
     assert first["result"] == second["result"]
     assert [n["message"] for n in tagged] == ["two"]
+
+
+def test_activity_stream_posts_reach_only_their_addressees(sandbox):
+    added = sandbox.hook(
+        "log.blogpost.add",
+        {"POST_TITLE": "Soon (KW-1)", "POST_MESSAGE": "three clients", "DEST": ["U3"]},
+    ).json()
+    with sandbox.client() as http:  # a form post, the way a batch command carries arrays
+        form = http.post(
+            f"{sandbox.webhook}log.blogpost.add.json",
+            data={"POST_MESSAGE": "for four", "DEST[0]": "U4"},
+        ).json()
+    for_three = sandbox.hook("log.blogpost.get", {"LOG_RIGHTS": ["U3"]}).json()["result"]
+    stored = {int(row["ID"]): row for row in sandbox.tool("records/blogpost")}
+
+    assert isinstance(added["result"], int) and isinstance(form["result"], int)
+    assert [row["ID"] for row in for_three if row["TITLE"] == "Soon (KW-1)"] == [
+        str(added["result"])
+    ]
+    assert all(row["ID"] != str(form["result"]) for row in for_three)
+    assert stored[added["result"]]["DEST"] == ["U3"]
+    assert stored[form["result"]]["DEST"] == ["U4"]
+    assert stored[added["result"]]["DETAIL_TEXT"] == "three clients"
 
 
 def test_an_unknown_client_gets_plain_json_errors_not_html(sandbox):

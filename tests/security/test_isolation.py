@@ -243,6 +243,33 @@ def probe_decision_approve_pass(client, headers, world: World):
         assert held.status == Decision.Status.AWAITING_APPROVAL
 
 
+def probe_ladder_reindex(client, headers, world: World):
+    from assistants.models import ClientEvent, ClientState
+    from crm_sync.models import Contact, UserFieldDefinition
+
+    for side in (world.a, world.b):  # contact 10 of each portal now carries a status
+        with in_portal(side.portal):
+            UserFieldDefinition.objects.get_or_create(
+                entity="CRM_CONTACT",
+                field_name="UF_CRM_KEEPWARM_STATUS",
+                defaults={"user_type_id": "enumeration",
+                          "enum_items": [{"id": 102, "value": "Hot", "xml_id": "hot"}]},
+            )  # fmt: skip
+            Contact.objects.filter(id=10).update(uf={"UF_CRM_KEEPWARM_STATUS": "102"})
+    with in_portal(world.b.portal):
+        b_before = (list(ClientState.objects.values_list("client_id", "status", "status_since")),
+                    ClientEvent.objects.count())  # fmt: skip
+    response = client.post(f"{API}/assistants/ladder/reindex/", **headers)
+    assert response.status_code == 200, response.content
+    assert set(response.json()) == {"taken_in", "cleared", "skipped"}
+    with in_portal(world.a.portal):
+        assert ClientState.objects.get(entity_type_id=3, client_id=10).status == "hot"
+    with in_portal(world.b.portal):
+        b_after = (list(ClientState.objects.values_list("client_id", "status", "status_since")),
+                   ClientEvent.objects.count())  # fmt: skip
+    assert b_after == b_before
+
+
 def probe_snoozes(client, headers, world: World):
     from assistants.models import ClientSnooze
 
@@ -439,6 +466,7 @@ ROUTES: dict[str, Covered] = {
     "decision-detail": portal(SCHEMA, probe_decision_detail),
     "decision-undo": portal(SCHEMA + "; writes there", probe_decision_undo),
     "decision-approve-pass": portal(SCHEMA + "; writes there", probe_decision_approve_pass),
+    "ladder-reindex": portal(SCHEMA + "; writes there", probe_ladder_reindex),
     "snooze-list": portal(SCHEMA + "; creates there", probe_snoozes),
     "absence-list": portal(SCHEMA + "; creates there", probe_absences),
     "analytics-rest-usage": portal(SCHEMA, probe_rest_usage),

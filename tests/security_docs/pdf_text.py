@@ -45,7 +45,11 @@ def _ref(body: bytes, key: bytes) -> int:
 
 
 def _stream(body: bytes) -> bytes:
-    raw = _STREAM.search(body).group(1)
+    # The stream's /Length, not the `endstream` keyword, says where it ends: deflated data may
+    # itself end in a carriage return, which the pattern's optional "\r" would swallow.
+    match = _STREAM.search(body)
+    length = re.search(rb"/Length (\d+)\b", body[: match.start()])
+    raw = body[match.start(1) : match.start(1) + int(length.group(1))] if length else match.group(1)
     return zlib.decompress(raw) if b"/FlateDecode" in body else raw
 
 

@@ -1,4 +1,5 @@
-"""`manage.py run_assistants MEMBER_ID [--dry-run] [--at ISO8601]`: one pass, then its outbox."""
+"""`manage.py run_assistants MEMBER_ID [--dry-run] [--at ISO8601] [--reindex]`: one pass, then
+its outbox; with --reindex the statuses as set in Bitrix24 are taken in first (after an import)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from assistants.services import assistants_run
+from assistants.services import assistants_run, ladder_reindex
 from crm_sync.bitrix.errors import BitrixError
 from tenants.models import Portal
 
@@ -21,8 +22,13 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="evaluate as of this ISO 8601 moment (default: now)")
         parser.add_argument("--no-notify", action="store_true", help="leave notifications queued")
         parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+        parser.add_argument(
+            "--reindex",
+            action="store_true",
+            help="first take in every status as set in Bitrix24 now (after a bulk import)",
+        )
 
-    def handle(self, *args, member_id, dry_run, at, no_notify, **options):
+    def handle(self, *args, member_id, dry_run, at, no_notify, reindex=False, **options):
         portal = Portal.objects.filter(member_id=member_id).first()
         if portal is None:
             raise CommandError(f"No portal with member_id {member_id!r}.")
@@ -33,7 +39,15 @@ class Command(BaseCommand):
             as_of = parse_datetime(at)
             if as_of is None or as_of.tzinfo is None:
                 raise CommandError("--at needs an ISO 8601 moment with a time zone.")
+        if reindex and dry_run:
+            raise CommandError("--reindex changes statuses: it cannot be part of a --dry-run.")
         with portal:
+            if reindex:
+                counts = ladder_reindex(portal=portal, by="manage.py run_assistants --reindex")
+                self.stdout.write(
+                    f"Re-indexed: {counts['taken_in']} taken in, {counts['cleared']} cleared, "
+                    f"{counts['skipped']} queued ladder decisions skipped"
+                )
             try:
                 result, executed, notified = assistants_run(
                     portal=portal, as_of=as_of, dry_run=dry_run, send_notifications=not no_notify

@@ -26,8 +26,22 @@ class Command(BaseCommand):
         parser.add_argument("--sandbox", required=True, metavar="BASE_URL")
         parser.add_argument("--user-id", type=int, default=1, help="the installing admin")
         parser.add_argument("--ca-bundle", default=settings.BITRIX_CA_BUNDLE or None)
+        parser.add_argument(
+            "--scope",
+            default=None,
+            help="comma-separated scopes the portal grants (default: every scope Keepwarm "
+            "requests); a shorter list plays a portal installed before a scope was added",
+        )
 
-    def handle(self, *args, sandbox: str, user_id: int, ca_bundle: str | None, **options):
+    def handle(
+        self,
+        *args,
+        sandbox: str,
+        user_id: int,
+        ca_bundle: str | None,
+        scope: str | None = None,
+        **options,
+    ):
         base = sandbox.rstrip("/")
         public = settings.KEEPWARM_PUBLIC_URL.rstrip("/")
         verify = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
@@ -35,7 +49,7 @@ class Command(BaseCommand):
             registration = {
                 "client_id": settings.BITRIX_CLIENT_ID,
                 "client_secret": settings.BITRIX_CLIENT_SECRET,
-                "scope": ",".join(requested_scopes()),  # the data-use sheet's list
+                "scope": scope or ",".join(requested_scopes()),  # the data-use sheet's list
                 "install_url": f"{public}/b24/install/",
                 "app_url": f"{public}/b24/app/",
             }

@@ -88,8 +88,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"  on the portal now:   {story['tasks']} tasks, {story['comments']} timeline "
-            f"comments, {story['notifications']} notifications, {story['reassigned']} clients "
-            "handed over"
+            f"comments, {story['notifications']} notifications, {story['feed_posts']} activity "
+            f"stream posts, {story['reassigned']} clients handed over"
         )
         self.stdout.write(f"  see them:            {sandbox['base']}/sandbox/records/task")
         self.stdout.write(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm_sync', '0005_details_backfill'),
+        ('crm_sync', '0006_user_absences'),
     ]
 
     operations = [
