@@ -4,9 +4,10 @@ For every client (contact or company) and every deal, one statement computes whe
 really contacted (by the portal's definition of activity), when it was last called, how far its
 planned work reaches, whether it has open or won deals, and its owner. Activity is aggregated per
 client across its own record, its deals and (for a company) its contacts. The activity table is
-scanned once and grouped by owning record (the cost of a bare GROUP BY); the grouped rows are then
-fanned out to every client they belong to (its record, its deals' contact and company, its
-contact's company) and grouped once more.
+scanned once and grouped by owning record (the cost of a bare GROUP BY), and timeline comments,
+when they count, likewise and appended; the grouped rows are then fanned out to every client
+they belong to (its record, its deals' contact and company, its contact's company) and grouped
+once more.
 
 The result is materialised in a temporary table (`kw_client_facts`) for the rest of the pass.
 """
@@ -37,10 +38,14 @@ class ActivityDefinition:
     todos: bool = True
     invoices: bool = True
     deals: bool = True
+    # Timeline comments (crm_sync.TimelineComment) count when on, if at least this long: seed
+    # 003's managers write "ok" or "." to fake work. Keepwarm's own posts never count.
+    comments: bool = False
+    min_comment_chars: int = 15
 
-    # Not fields here on purpose: timeline comments and internal notes are not in the mirror
-    # (crm_sync mirrors activities, not timeline entries), so `comments` and `internal_notes`
-    # cannot change what counts; the settings schema says so in their descriptions.
+    # Not a field here on purpose: internal notes are not in the mirror (Bitrix24 offers no
+    # list and no event for them), so `internal_notes` cannot change what counts; the settings
+    # schema says so in its description.
 
     @classmethod
     def from_settings(cls, activity: dict[str, Any]) -> ActivityDefinition:
@@ -78,6 +83,21 @@ class ActivityDefinition:
         if self.todos:
             parts.append("(a.provider_id = 'CRM_TODO' AND a.completed)")
         return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+    def comments_sql(self) -> str:
+        """Extra rows of `owner_activity`: the latest counting comment per record, grouped
+        like activities (comments are few next to activities, so this is a small source, and
+        nothing at all when comments do not count)."""
+        if not self.comments:
+            return ""
+        return """
+            UNION ALL
+            SELECT c.entity_type_id, c.entity_id,
+                   max(LEAST(c.created_at, %(as_of)s)), NULL::timestamptz, NULL::timestamptz
+            FROM crm_sync_timelinecomment c
+            WHERE c.entity_type_id IN (2, 3, 4) AND NOT c.keepwarm
+              AND c.length >= %(min_comment_chars)s AND c.created_at <= %(as_of)s
+            GROUP BY c.entity_type_id, c.entity_id"""
 
 
 @dataclass(frozen=True)
@@ -154,7 +174,7 @@ def client_facts_build(
                    {planned_activity} AS planned_until
             FROM crm_sync_activity a
             WHERE a.owner_type_id IN (2, 3, 4)
-            GROUP BY a.owner_type_id, a.owner_id
+            GROUP BY a.owner_type_id, a.owner_id{definition.comments_sql()}
         ),
         activity_links AS (
             -- Each grouped row counts for its own record and, through the mirror's links, for
@@ -237,6 +257,7 @@ def client_facts_build(
         "as_of": as_of,
         "count_deals": definition.deals,
         "count_invoices": definition.invoices,
+        "min_comment_chars": max(0, int(definition.min_comment_chars)),
     }
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {FACTS_TABLE}")

@@ -16,6 +16,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+# Bumped only by a change that stored documents would fail; an added optional option (like
+# activity.min_comment_chars, whose absence means its default) keeps every stored one valid.
 SCHEMA_VERSION = 1
 SYSTEM_STATUSES = ("empty", "new", "in_work", "lost")
 
@@ -145,15 +147,28 @@ SETTINGS_SCHEMA: dict[str, Any] = {
                 "todos": {"type": "boolean"},
                 "comments": {
                     "type": "boolean",
-                    "description": "Not supported yet: timeline comments are not mirrored, so "
-                    "they never count as contact whatever this says.",
+                    "description": "Timeline comments written on the client, its deals or (for "
+                    "a company) its contacts count as contact. Keepwarm's own timeline posts "
+                    "never count. Comments written before install count once the comments "
+                    "backfill has read them.",
+                },
+                "min_comment_chars": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 10000,
+                    "default": 15,
+                    "description": "A timeline comment counts only when it has at least this "
+                    'many characters (markup and surrounding spaces not counted), so an "ok" '
+                    'or "." does not pass for work; 0 counts every comment. Optional: 15 '
+                    "when left out.",
                 },
                 "invoices": {"type": "boolean"},
                 "deals": {"type": "boolean"},
                 "internal_notes": {
                     "type": "boolean",
                     "description": "Internal notes never count as contact (the default): they "
-                    "are not mirrored. Setting true has no effect until they are.",
+                    "are not mirrored, as Bitrix24 offers no list of them and no event. Setting "
+                    "true has no effect until they are.",
                 },
             },
         },
@@ -297,7 +312,8 @@ _DEFAULT: dict[str, Any] = {
         "meetings": True,
         "tasks": True,
         "todos": True,
-        "comments": False,  # not mirrored: see the schema's description
+        "comments": False,
+        "min_comment_chars": 15,
         "invoices": True,
         "deals": True,
         "internal_notes": False,

@@ -1,12 +1,15 @@
 """Benchmark: one full assistants pass over a large mirror, next to a bare GROUP BY.
 
-    python -m benchmarks.assistants [--clients 100000] [--activities 1000000] [--keep]
+    python -m benchmarks.assistants [--clients 100000] [--activities 1000000] [--comments 0]
+                                    [--keep]
 
 Builds a portal whose mirror holds the given number of clients (60 % contacts, 40 % companies)
 and activities (plus deals and tasks), then measures in the same run:
   baseline  SELECT owner_type_id, owner_id, max(start_time) FROM activity GROUP BY 1, 2
   pass      every assistant (facts, ladder, forgotten, released, deals) as of now
-and prints both wall times, their ratio, and the process's peak memory. Two passes are measured:
+and prints both wall times, their ratio, and the process's peak memory. With --comments N the
+mirror also holds N timeline comments (a tenth of them too short to count) and the portal counts
+them as contact, which shows what that option adds to a pass. Two passes are measured:
 the first (cold start: every stale client of a freshly connected portal is decided at once) and a
 steady-state pass an hour later. Decisions are written to the outbox; the executor is not run (it
 is bound by the portal's REST rate limit), so the released assistant is evaluated but finds no
@@ -33,7 +36,15 @@ from datetime import timedelta
 import django
 from psycopg import sql
 
-MIRROR_TABLES = ("company", "contact", "deal", "activity", "task", "smartinvoice")
+MIRROR_TABLES = (
+    "company",
+    "contact",
+    "deal",
+    "activity",
+    "task",
+    "smartinvoice",
+    "timelinecomment",
+)
 
 
 def _setup() -> None:
@@ -42,7 +53,7 @@ def _setup() -> None:
     django.setup()
 
 
-def _fill(clients: int, activities: int) -> None:
+def _fill(clients: int, activities: int, comments: int = 0) -> None:
     from django.db import connection
 
     contacts = int(clients * 0.6)
@@ -126,6 +137,19 @@ def _fill(clients: int, activities: int) -> None:
             FROM unnest(ARRAY['CRM_CONTACT', 'CRM_COMPANY']) e
             """
         )
+        cursor.execute(
+            """
+            INSERT INTO crm_sync_timelinecomment (id, entity_type_id, entity_id, author_id,
+                created_at, length, keepwarm, synced_at)
+            SELECT g, (ARRAY[3, 4, 2])[1 + g %% 3],
+                   CASE g %% 3 WHEN 0 THEN 1 + g %% %s WHEN 1 THEN 1 + g %% %s
+                               ELSE 1 + g %% %s END,
+                   1 + g %% 25, now() - (g %% 400) * interval '1 day',
+                   CASE WHEN g %% 10 = 0 THEN 1 ELSE 40 END, g %% 50 = 0, now()
+            FROM generate_series(1, %s) g
+            """,
+            [contacts, companies, deals, comments],
+        )
         for table in MIRROR_TABLES:
             cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(f"crm_sync_{table}")))
 
@@ -153,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
+    parser.add_argument("--comments", type=int, default=0, help="timeline comments (counted)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark portal")
     args = parser.parse_args()
     _setup()
@@ -170,12 +195,13 @@ def main() -> None:
     try:
         with portal:
             started = time.perf_counter()
-            _fill(args.clients, args.activities)
-            print(f"mirror built: {args.clients} clients, {args.activities} activities "
-                  f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
+            _fill(args.clients, args.activities, args.comments)
+            print(f"mirror built: {args.clients} clients, {args.activities} activities, "
+                  f"{args.comments} comments in {time.perf_counter() - started:.1f}s")  # fmt: skip
             document = settings_default()
             document["deals"]["enabled"] = True
             document["released"]["enabled"] = True
+            document["activity"]["comments"] = args.comments > 0
             assistant_settings_save(document=document)
             # Warm the cache once for both measurements: every mirror table the pass reads is
             # read once, as a sync's own reads would have done, so neither measurement pays for

@@ -16,8 +16,8 @@ the worker runs it. Then:
                  every further one waits 1/2 s:  bound = (R − 50) / 2 s.  Target ≤ 1.15× bound.
   requests       REST requests per 1,000 records (the run's own count; the sandbox's count of
                  batches and of 503 refusals as a cross-check). The least possible is 0.4.
-  events         first a baseline: as many timeline comments (an event Keepwarm does not bind)
-                 delivered by the same sandbox to a handler that answers at once. Then, after
+  events         first, before the install, a baseline: as many timeline comments delivered by
+                 the same sandbox to a handler that answers at once. Then, after the sync and
                  --settle seconds (default: until the bucket has drained), --events records (40 %
                  contacts, 30 % companies, 30 % deals) are changed through the admin webhook in
                  batches of 50, sent back to back from another source address (people editing a
@@ -255,7 +255,7 @@ BASELINE_APP = "bench.noop-receiver"
 
 def delivery_baseline(sandbox: common.Sandbox, count: int) -> dict:
     """The sandbox's own event delivery, to a handler that answers at once: `count` timeline
-    comments (an event Keepwarm does not bind) sent to a no-op receiver of a second app."""
+    comments sent to a no-op receiver of a second app (before Keepwarm binds them too)."""
     receiver = common.Receiver()
     handler = f"{receiver.url}/events"
     changed_at: dict[str, float] = {}
@@ -462,6 +462,12 @@ def main() -> None:
         keepwarm = Keepwarm(web_port, scheduler=args.scheduler).start()
         memory = MemorySampler(keepwarm.worker.pid)
         memory.start()
+        baseline = None
+        if args.events:
+            # Before the install: Keepwarm binds timeline comment events too, and the sandbox
+            # delivers events one at a time, so afterwards its handler would be in the baseline.
+            print(f"event delivery baseline: {args.events} events to a no-op handler …", flush=True)
+            baseline = delivery_baseline(sandbox, args.events)
         before = sandbox.stats()
         connected = time.monotonic()
         portal = connect(sandbox)
@@ -480,10 +486,8 @@ def main() -> None:
         delta = common.stats_delta(before, after)
         records = run.records_done
 
-        burst = baseline = None
+        burst = None
         if args.events:
-            print(f"event delivery baseline: {args.events} events to a no-op handler …", flush=True)
-            baseline = delivery_baseline(sandbox, args.events)
             time.sleep(args.settle)  # a burst comes some time after the sync
             print(f"event burst: {args.events} changes …", flush=True)
             offset = keepwarm.access_log.stat().st_size

@@ -28,6 +28,11 @@ class CrmSyncConfig(AppConfig):
             function_path="crm_sync.sync.backfill.details_backfill_job",
         )
         portal_job_register(
+            name="crm_sync.comments_backfill",
+            interval=timedelta(minutes=1),
+            function_path="crm_sync.sync.comments.comments_backfill_job",
+        )
+        portal_job_register(
             name="crm_sync.absences_refresh",
             interval=timedelta(hours=1),
             function_path="crm_sync.sync.absences.absences_refresh_job",

@@ -292,6 +292,29 @@ class DealProductRow(MirrorModel):
     quantity = models.DecimalField(max_digits=18, decimal_places=4, default=0)
 
 
+class TimelineComment(MirrorModel):
+    """A comment on a CRM record's timeline (crm.timeline.comment.*), keyed by its Bitrix24 id.
+
+    Only what tells that a manager wrote to the record and when is kept: its length, not its
+    text (comments may carry anything about a person; assistants need only "was it more than
+    a dot"). `keepwarm` marks Keepwarm's own timeline posts, which are not contact with anyone.
+    Bitrix24 lists comments one record at a time only, so history is read by the comments
+    backfill (crm_sync.sync.comments) and changes by events; the sweep cannot see them.
+    """
+
+    entity_type_id = models.PositiveSmallIntegerField()  # 1 lead 2 deal 3 contact 4 company
+    entity_id = models.BigIntegerField()
+    author_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    length = models.PositiveIntegerField(default=0)  # characters of text, markup left out
+    keepwarm = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity_type_id", "entity_id"], name="timeline_comment_entity_idx")
+        ]
+
+
 class SyncState(models.Model):
     """Where each entity's sync stands: the full-sync checkpoint and the sweep watermark."""
 

@@ -39,6 +39,9 @@ class EntityProgress:
     # Records whose details (product rows, bindings) the backfill has still to read after the
     # full sync; None where the entity has none or its full export is not done.
     details_left: int | None = None
+    # Records whose timeline comments the comments backfill has still to read (companies,
+    # contacts, deals); None where it does not read any or has not started.
+    comments_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class SyncStatus:
         finished = f"{run.finished_at:%Y-%m-%d %H:%M}"
         left = sum(entity.details_left or 0 for entity in self.entities)
         backfill = f" Details backfill: {left} records left." if left else ""
+        comments = sum(entity.comments_left or 0 for entity in self.entities)
+        if comments:
+            backfill += f" Comments backfill: {comments} records left."
         return f"Last {run.get_kind_display().lower()} sync finished at {finished} UTC.{backfill}"
 
 
@@ -67,6 +73,7 @@ def sync_status() -> SyncStatus:
     """Where the portal's mirror stands: the running or last run and per-entity counts."""
     from crm_sync.models import SyncRun, SyncState
     from crm_sync.sync.backfill import details_remaining
+    from crm_sync.sync.comments import comments_remaining
     from crm_sync.sync.engine import eta_seconds
     from crm_sync.sync.entities import MIRRORED
 
@@ -74,6 +81,7 @@ def sync_status() -> SyncStatus:
     last = SyncRun.objects.filter(status=SyncRun.Status.DONE).order_by("-finished_at").first()
     states = {state.entity: state for state in SyncState.objects.all()}
     details_left = details_remaining()
+    comments_left = comments_remaining()
     entities = []
     for spec in MIRRORED:
         state = states.get(spec.key)
@@ -86,6 +94,7 @@ def sync_status() -> SyncStatus:
                 records_total=state.records_total if state else None,
                 swept_until=state.swept_until if state else None,
                 details_left=details_left.get(spec.key),
+                comments_left=comments_left.get(spec.key),
             )
         )
     return SyncStatus(running, last, eta_seconds(running) if running else None, entities)

@@ -29,6 +29,7 @@ class EntityProgressSerializer(serializers.Serializer):
     records_total = serializers.IntegerField(allow_null=True)
     swept_until = serializers.DateTimeField(allow_null=True)
     details_left = serializers.IntegerField(allow_null=True)
+    comments_left = serializers.IntegerField(allow_null=True)
 
 
 class SyncStatusSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from config.errors import RateLimited
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.models import RestCallLog, SyncRun
-from crm_sync.sync import engine
+from crm_sync.sync import comments, engine
 from crm_sync.sync.entities import BY_EVENT, BY_KEY, MIRRORED
 from tenants.locks import redis_client
 from tenants.selectors import EventGuard, StaleEventGuard
@@ -56,7 +56,7 @@ def app_handler_url() -> str:
 
 def bound_events() -> list[str]:
     events = [event for spec in MIRRORED for event in spec.events]
-    return [*events, UNINSTALL_EVENT]
+    return [*events, *comments.EVENTS, UNINSTALL_EVENT]
 
 
 def portal_bootstrap(*, portal, status_items: list[dict]) -> dict:
@@ -237,6 +237,7 @@ def full_sync_reset() -> None:
     from crm_sync.models import SyncState
 
     SyncState.objects.update(full_done=False, full_after_id=0, records_done=0, full_started_at=None)
+    comments.comments_backfill_reset()
 
 
 def sweep_job(portal) -> str:
@@ -325,14 +326,14 @@ def events_accept(
     `guard` the same round trip re-checks the event's verification (StaleEventGuard if it no
     longer holds, RateLimited over the rate; nothing is queued then).
     """
-    spec = BY_EVENT.get(event.upper())
+    entity = _event_entity(event)
     ids = [i for i in ids if i > 0]
-    if spec is None or not ids:
+    if entity is None or not ids:
         return False
     from crm_sync.tasks import events_flush
 
     redis = redis_client()
-    pending, flag = _pending_key(portal_id, spec.key), _flush_flag(portal_id)
+    pending, flag = _pending_key(portal_id, entity), _flush_flag(portal_id)
     if guard is None:
         pipe = redis.pipeline(transaction=False)
         pipe.sadd(pending, *ids)  # before the flag: see the release script
@@ -363,8 +364,22 @@ def events_accept(
     return True
 
 
+def _event_entity(event: str) -> str | None:
+    """The pending-id set an event's record goes to (None: an event we do not mirror)."""
+    name = event.upper()
+    if name in comments.EVENTS:
+        return comments.KEY
+    spec = BY_EVENT.get(name)
+    return spec.key if spec else None
+
+
+# Every pending-id set a flush drains: the list entities, then timeline comments.
+_EVENT_KEYS = (*BY_KEY, comments.KEY)
+
+
 def _pending_pop(redis, portal_id: int) -> dict[str, list[int]]:
-    """Take up to one batch request's worth of pending ids, across entities."""
+    """Take up to one batch request's worth of pending ids, across entities, and up to one
+    more request's worth of timeline comments (read one by one: 50 to a request)."""
     pending: dict[str, list[int]] = {}
     budget = MAX_IDS_PER_FLUSH
     for key in BY_KEY:
@@ -375,6 +390,9 @@ def _pending_pop(redis, portal_id: int) -> dict[str, list[int]]:
         if ids:
             pending[key] = ids
             budget -= -(-len(ids) // 50) * 50
+    ids = [int(i) for i in redis.spop(_pending_key(portal_id, comments.KEY), 50) or []]
+    if ids:
+        pending[comments.KEY] = ids
     return pending
 
 
@@ -421,7 +439,16 @@ def _flush_round(redis, client: BitrixClient, portal_id: int, totals: dict) -> b
     redis.expire(_flush_flag(portal_id), FLUSH_LEASE_SECONDS)
     try:
         if step == "records":
-            written, deleted, with_details = engine.records_refresh(client, pending)
+            records = {key: ids for key, ids in pending.items() if key != comments.KEY}
+            written, deleted, with_details = (
+                engine.records_refresh(client, records) if records else (0, 0, {})
+            )
+            if comments.KEY in pending:  # read one by one: a request of their own
+                more_written, more_deleted = comments.comments_refresh(
+                    client, pending[comments.KEY]
+                )
+                written, deleted = written + more_written, deleted + more_deleted
+                totals["requests"] += 1 if records else 0
             totals["deleted"] += deleted
         else:
             written, with_details = engine.details_refresh(client, pending), {}
@@ -460,7 +487,7 @@ def events_flush_run(
     release_if_idle = redis.register_script(_FLUSH_RELEASE_IF_IDLE)
     idle_keys = [
         flag,
-        *(_pending_key(portal.pk, key) for key in BY_KEY),
+        *(_pending_key(portal.pk, key) for key in _EVENT_KEYS),
         *(_details_key(portal.pk, key) for key, spec in BY_KEY.items() if spec.details),
     ]
     time.sleep(settle_seconds)

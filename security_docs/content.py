@@ -116,7 +116,8 @@ class TableNote:
 
 # Keepwarm's own tables and its records about a portal, by model label. None: the model holds no
 # data of any portal (vendor-wide settings). Mirror tables named in the registry's `stored_in`
-# are described from the registry instead and need no entry here.
+# are described from the registry unless they have an entry here, which then says what is kept
+# (when that is less than what the methods read, as for timeline comments).
 OWN_TABLES: dict[str, TableNote | None] = {
     "tenants.Portal": TableNote(
         _(
@@ -181,6 +182,15 @@ OWN_TABLES: dict[str, TableNote | None] = {
     ),
     "crm_sync.ActivityBinding": TableNote(
         _("Which CRM records (clients, deals, leads) each activity is bound to."),
+        "business",
+        "mirror",
+    ),
+    "crm_sync.TimelineComment": TableNote(
+        _(
+            "Timeline comments on clients, deals and leads: who wrote each, when, on which "
+            "record and how many characters long, and whether it is Keepwarm's own post. The "
+            "text is read only to measure it and is not kept."
+        ),
         "business",
         "mirror",
     ),

@@ -366,15 +366,25 @@ def _method(spec: MethodSpec) -> MethodEntry:
 def _inventory(specs: list[MethodSpec]) -> tuple[InventoryEntry, ...]:
     """Mirror tables from the registry, then Keepwarm's own tables; each table once."""
     entries: dict[str, InventoryEntry] = {}
+    kept = {
+        apps.get_model(label)._meta.db_table: note
+        for label, note in content.OWN_TABLES.items()
+        if note is not None
+    }
     for spec in specs:
         for table in spec.stored_tables:
             if table in entries or spec.schema != "portal":
                 continue
+            contents = _("What %(method)s reads: %(fields)s.") % {
+                "method": spec.name,
+                "fields": ", ".join(spec.fields),
+            }
+            if table in kept:  # what is kept, when it is less than what is read
+                contents = str(kept[table].contents)
             entries[table] = _inventory_entry(
                 table=table,
                 schema=spec.schema,
-                contents=_("What %(method)s reads: %(fields)s.")
-                % {"method": spec.name, "fields": ", ".join(spec.fields)},
+                contents=contents,
                 classification=spec.classification,
                 retention=spec.retention_policy,
             )

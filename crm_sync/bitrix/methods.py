@@ -1,7 +1,8 @@
 """Declarations of every Bitrix24 method Keepwarm calls (see crm_sync.bitrix.registry).
 
 Keep each list minimal: a field that is not here cannot be read or written. Client contact
-details (phones, e-mails, addresses) and the text of calls, e-mails and comments are not read.
+details (phones, e-mails, addresses) and the text of calls and e-mails are not read; a timeline
+comment's text is read only to measure its length and recognise Keepwarm's own posts, never kept.
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -15,11 +16,12 @@ scope_declare(
     ScopeSpec(
         name="crm",
         why=_(
-            "Read the clients (contacts, companies), deals, leads, activities, smart invoices and "
-            "products the assistants watch; change only the owner, the 'open to everyone' flag "
-            "and Keepwarm's own status field; post to the client's timeline; create the status "
-            "field. Bitrix24 grants this scope whole (read, add, change, delete): Keepwarm uses "
-            "only the methods listed here and its client refuses any other before sending it."
+            "Read the clients (contacts, companies), deals, leads, activities, timeline comments, "
+            "smart invoices and products the assistants watch; change only the owner, the 'open "
+            "to everyone' flag and Keepwarm's own status field; post to the client's timeline; "
+            "create the status field. Bitrix24 grants this scope whole (read, add, change, "
+            "delete): Keepwarm uses only the methods listed here and its client refuses any "
+            "other before sending it."
         ),
     )
 )
@@ -503,8 +505,8 @@ method_declare(
         scope="basic",
         access="write",
         purpose=_(
-            "Registers Keepwarm's handler for CRM and task changes and for uninstall; the events "
-            "carry only record ids."
+            "Registers Keepwarm's handler for CRM, timeline comment and task changes and for "
+            "uninstall; the events carry only record ids."
         ),
         feature=INSTALL,
         params=("event", "handler"),
@@ -667,12 +669,33 @@ method_declare(
         scope="crm",
         access="read",
         purpose=_(
-            "After a crash, checks whether Keepwarm's own timeline post was already made, so it "
-            "is never posted twice; only Keepwarm's marker is looked for."
+            "Reads the timeline comments of each client and deal, one record at a time, so a "
+            "written comment counts as contact (if enabled): only the comment's length, author "
+            "and date are kept, not its text. After a crash, also checks whether Keepwarm's own "
+            "timeline post was already made, so it is never posted twice."
         ),
-        feature=ASSISTANTS,
-        fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "COMMENT"),
-        field_params=("select", "filter"),
+        feature=SYNC,
+        fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "CREATED", "AUTHOR_ID", "COMMENT"),
+        field_params=("select", "filter", "order"),
+        stored_in="crm_sync_timelinecomment",
+        classification="business",
+    )
+)
+
+method_declare(
+    MethodSpec(
+        name="crm.timeline.comment.get",
+        scope="crm",
+        access="read",
+        purpose=_(
+            "Re-reads a timeline comment Bitrix24 reported as added or changed; only its length, "
+            "author and date are kept, not its text."
+        ),
+        feature=SYNC,
+        params=("id",),
+        fields=("ID", "ENTITY_ID", "ENTITY_TYPE", "CREATED", "AUTHOR_ID", "COMMENT"),
+        field_params=(),
+        stored_in="crm_sync_timelinecomment",
         classification="business",
     )
 )

@@ -535,7 +535,10 @@ def generate(store: Store, *, clients: int, seed: int, now: datetime) -> dict[st
     store.bulk_put("invoice", invoices)
     counts["invoice"] = len(invoices)
 
+    counts["comment"] = _comments(store, all_clients, client_owner, seed=seed, now=now)
+
     for entity, n in (
+        ("comment", counts["comment"]),
         ("company", company_count),
         ("contact", contact_count),
         ("deal", deal_id),
@@ -550,6 +553,43 @@ def generate(store: Store, *, clients: int, seed: int, now: datetime) -> dict[st
     ):
         store.set_counter(entity, n + 1)
     return counts
+
+
+COMMENT_TEXTS = (
+    "Клиент просил перезвонить после праздников, интересует продление договора.",
+    "Отправили коммерческое предложение, ждём ответа до конца недели.",
+    "Созвонились с бухгалтерией: оплата задерживается, обещали на следующей неделе.",
+    "ок",
+    ".",
+)
+
+
+def _comments(store: Store, clients, client_owner, *, seed: int, now: datetime) -> int:
+    """Timeline comments on about one client in ten, some of them a mere "ок" or ".". A
+    generator of their own, so adding them leaves every other generated record as it was."""
+    rng = random.Random(seed * 7919 + 17)  # noqa: S311 - reproducible test data
+    rows = []
+    for entity_type_id, client_id in clients:
+        if rng.random() >= 0.1:
+            continue
+        for _ in range(rng.randint(1, 2)):
+            when = now - timedelta(days=rng.randint(1, 400), minutes=rng.randint(0, 1440))
+            comment_id = len(rows) + 1
+            rows.append(
+                (
+                    comment_id,
+                    {
+                        "ID": str(comment_id),
+                        "ENTITY_ID": str(client_id),
+                        "ENTITY_TYPE": "contact" if entity_type_id == 3 else "company",
+                        "COMMENT": rng.choice(COMMENT_TEXTS),
+                        "CREATED": _fmt(when),
+                        "AUTHOR_ID": str(client_owner[(entity_type_id, client_id)]),
+                    },
+                )
+            )
+    store.bulk_put("comment", rows)
+    return len(rows)
 
 
 def _user(uid, name, last, departments, active, now, rng) -> dict:

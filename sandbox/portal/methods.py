@@ -852,6 +852,53 @@ def productrows_set(portal, caller, params):
 # --- timeline -------------------------------------------------------------------------------
 
 
+COMMENT = Entity(
+    "comment",
+    0,
+    {
+        "ID": "integer",
+        "ENTITY_ID": "integer",
+        "ENTITY_TYPE": "string",
+        "COMMENT": "string",
+        "CREATED": "datetime",
+        "AUTHOR_ID": "user",
+        "FILES": "object",
+    },
+    "AUTHOR_ID",
+    "CREATED",
+    "CREATED",
+    ("ONCRMTIMELINECOMMENTADD", "ONCRMTIMELINECOMMENTUPDATE", "ONCRMTIMELINECOMMENTDELETE"),
+)
+# Records a comment may sit on (ENTITY_TYPE), and their entity type ids (ownerTypeId).
+COMMENT_OWNERS = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
+
+
+def _comment_out(record: dict) -> dict:
+    return {**record, "FILES": record.get("FILES") or {}}
+
+
+def _comment_found(portal, caller, params) -> dict:
+    """The comment `id` names, for get/update/delete: "ID is not defined or invalid." without
+    one, "Not found." when there is none (the portal's legacy CRM error shapes)."""
+    raw = params.get("id", params.get("ID"))
+    try:
+        comment_id = int(raw)
+    except (TypeError, ValueError):
+        comment_id = 0
+    if comment_id <= 0:
+        raise p.crm_error("ID is not defined or invalid.")
+    record = portal.store.get("comment", comment_id)
+    if record is None:
+        raise p.crm_error("Not found.")
+    return record
+
+
+def _comment_author_only(portal, caller, record: dict) -> None:
+    """Only a comment's author (or an administrator) may change or delete it."""
+    if not portal.is_admin(caller.user_id) and str(record.get("AUTHOR_ID")) != str(caller.user_id):
+        raise p.crm_error("Access denied.", 403)
+
+
 @method("crm.timeline.comment.add")
 def comment_add(portal, caller, params):
     fields = params.get("fields")
@@ -860,6 +907,9 @@ def comment_add(portal, caller, params):
     for required in ("ENTITY_ID", "ENTITY_TYPE", "COMMENT"):
         if not fields.get(required):
             raise p.RestError(400, "", f"The field '{required}' is required.")
+    created = portal.now_iso()
+    if portal.backdating and fields.get("CREATED"):
+        created = portal_time(str(fields["CREATED"]))
     comment_id = portal.store.next_id("comment")
     portal.store.put(
         "comment",
@@ -869,38 +919,63 @@ def comment_add(portal, caller, params):
             "ENTITY_ID": str(fields["ENTITY_ID"]),
             "ENTITY_TYPE": str(fields["ENTITY_TYPE"]).lower(),
             "COMMENT": str(fields["COMMENT"]),
-            "CREATED": portal.now_iso(),
-            "AUTHOR_ID": str(caller.user_id),
+            "CREATED": created,
+            "AUTHOR_ID": str(fields.get("AUTHOR_ID") or caller.user_id),
         },
     )
-    portal.emit("ONCRMTIMELINECOMMENTADD", {"ID": comment_id}, user_id=caller.user_id)
+    portal.emit(COMMENT.events[0], {"ID": comment_id}, user_id=caller.user_id)
     return Answer(comment_id)
+
+
+@method("crm.timeline.comment.get")
+def comment_get(portal, caller, params):
+    return Answer(_comment_out(_comment_found(portal, caller, params)))
+
+
+@method("crm.timeline.comment.update")
+def comment_update(portal, caller, params):
+    record = _comment_found(portal, caller, params)
+    _comment_author_only(portal, caller, record)
+    fields = params.get("fields")
+    if not isinstance(fields, dict) or not fields.get("COMMENT"):
+        raise p.RestError(400, "", "The field 'COMMENT' is required.")
+    record["COMMENT"] = str(fields["COMMENT"])
+    portal.store.put("comment", int(record["ID"]), record)
+    portal.emit(COMMENT.events[1], {"ID": int(record["ID"])}, user_id=caller.user_id)
+    return Answer(int(record["ID"]))
+
+
+@method("crm.timeline.comment.delete")
+def comment_delete(portal, caller, params):
+    record = _comment_found(portal, caller, params)
+    _comment_author_only(portal, caller, record)
+    portal.store.delete("comment", int(record["ID"]))
+    portal.emit(COMMENT.events[2], {"ID": int(record["ID"])}, user_id=caller.user_id)
+    return Answer(True)
 
 
 @method("crm.timeline.comment.list")
 def comment_list(portal, caller, params):
-    fake = Entity(
-        "comment",
-        0,
-        {
-            "ID": "integer",
-            "ENTITY_ID": "integer",
-            "ENTITY_TYPE": "string",
-            "COMMENT": "string",
-            "CREATED": "datetime",
-            "AUTHOR_ID": "user",
-        },
-        "AUTHOR_ID",
-        "CREATED",
-        "CREATED",
-        ("", "", ""),
-    )
+    """The comments of one record: the filter must name ENTITY_ID and ENTITY_TYPE (there is no
+    list across records), 50 to a page."""
     params = dict(params)
-    flt = dict(params.get("filter") or {})
-    if "ENTITY_TYPE" in flt:
-        flt["ENTITY_TYPE"] = str(flt["ENTITY_TYPE"]).lower()
+    flt = dict(params.get("filter") or params.get("FILTER") or {})
+    entity_id = flt.get("ENTITY_ID")
+    entity_type = str(flt.get("ENTITY_TYPE") or "").lower()
+    if not str(entity_id or "").isdigit() or int(entity_id) <= 0:
+        raise p.crm_error("ENTITY_ID is not defined or invalid.")
+    if entity_type not in COMMENT_OWNERS:
+        raise p.crm_error("ENTITY_TYPE is not defined or invalid.")
+    flt["ENTITY_TYPE"] = entity_type
     params["filter"] = flt
-    return _list(portal, Caller(1, ALL_SCOPES, "internal"), fake, params, id_field="ID")
+    params.pop("FILTER", None)
+    answer = _list(portal, Caller(1, ALL_SCOPES, "internal"), COMMENT, params, id_field="ID")
+    if isinstance(answer.result, list):
+        answer.result = [
+            {**row, "FILES": row.get("FILES") or {}} if "FILES" in row else row
+            for row in answer.result
+        ]
+    return answer
 
 
 # --- tasks ----------------------------------------------------------------------------------
@@ -1271,7 +1346,7 @@ def _app_only(caller: Caller) -> None:
 def events_list(portal, caller, params):
     names = sorted(
         {e for entity in (*LEGACY.values(), ACTIVITY, INVOICE, TASK) for e in entity.events}
-        | {"ONAPPUNINSTALL", "ONAPPUPDATE", "ONCRMTIMELINECOMMENTADD"}
+        | {"ONAPPUNINSTALL", "ONAPPUPDATE", *COMMENT.events}
     )
     return Answer(names)
 

@@ -16,6 +16,7 @@ from crm_sync.models import (
     Deal,
     Department,
     Task,
+    TimelineComment,
     User,
     UserAbsence,
     UserFieldDefinition,
@@ -771,3 +772,34 @@ def test_a_stream_post_leaves_out_clients_whose_warning_a_reindex_skipped(portal
         assert [post.owner_id for post in empty] == [6]  # nothing left to tell manager 6
         [mine] = Decision.objects.filter(key="ladder:stream:5:2026-11-23")
         assert [item[2] for item in mine.params["items"]] == [11]
+
+
+def _comment(comment_id: int, entity_type: int, entity_id: int, when: datetime, **fields):
+    return TimelineComment.objects.create(
+        id=comment_id, entity_type_id=entity_type, entity_id=entity_id, author_id=5,
+        created_at=when, **{"length": 40, "keepwarm": False, **fields},
+    )  # fmt: skip
+
+
+def test_a_comment_counts_for_its_client_and_a_contacts_comment_for_its_company(portal):
+    """Comments aggregate like activities: a company counts its contacts' comments; a short
+    one, Keepwarm's own post or one dated after the pass does not count."""
+    with in_portal(portal):
+        _settings(activity__comments=True, forgotten__days=10, ladder__enabled=False)
+        lately = MONDAY - timedelta(days=3)
+        Company.objects.create(
+            id=40, title="Firm", assigned_by_id=5, created_at=MONDAY - timedelta(days=200)
+        )
+        for client_id in (10, 11, 12, 13, 14):
+            _contact(client_id)
+        Contact.objects.filter(pk=14).update(company_id=40)
+        _comment(1, 3, 10, lately)
+        _comment(2, 3, 11, lately, length=2)  # "ok"
+        _comment(3, 3, 12, lately, keepwarm=True)
+        _comment(4, 3, 13, MONDAY + timedelta(days=1))
+        _comment(5, 3, 14, lately)  # counts for contact 14 and its company 40
+
+        assistants_pass_run(as_of=MONDAY)
+
+        forgotten = {(d.entity_type_id, d.client_id) for d in _decisions("forgotten.client")}
+        assert forgotten == {(3, 11), (3, 12), (3, 13)}

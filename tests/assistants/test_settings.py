@@ -2,6 +2,7 @@ import copy
 
 import pytest
 
+from assistants.facts import ActivityDefinition
 from assistants.models import AssistantSettings
 from assistants.selectors import assistant_settings_current
 from assistants.services import assistant_settings_save
@@ -17,6 +18,17 @@ def test_the_default_settings_are_valid_and_follow_the_ladder_of_seed_001():
     assert settings_document_errors(document) == {}
     codes = [status["code"] for status in document["ladder"]["statuses"]]
     assert codes == ["empty", "new", "in_work", "hot", "warm", "cold", "lost"]
+
+
+def test_settings_saved_before_min_comment_chars_stay_valid_and_mean_its_default():
+    document = settings_default()
+    del document["activity"]["min_comment_chars"]  # as every portal stored them until now
+
+    assert settings_document_errors(document) == {}
+    definition = ActivityDefinition.from_settings(document["activity"])
+    assert (definition.comments, definition.min_comment_chars) == (False, 15)
+    document["activity"]["min_comment_chars"] = -1
+    assert "/activity/min_comment_chars" in settings_document_errors(document)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from assistants.models import ClientEvent, ClientState, Decision
 from assistants.services import assistants_run
-from crm_sync.models import Activity, Company, Contact, Deal, Task, User
+from crm_sync.models import Activity, Company, Contact, Deal, Task, TimelineComment, User
 from crm_sync.selectors import status_enum_values
 from crm_sync.services import sweep_job
 from tests.conftest import in_portal, wait_until
@@ -595,3 +595,96 @@ def test_forgotten_released_and_deal_scenarios_act_on_the_portal(synced_sandbox,
     assert int(_records(sandbox, "contact")[ids["r1"]]["ASSIGNED_BY_ID"]) == owner
     task_id = int(handover.facts["task_id"])
     assert int(_records(sandbox, "task")[task_id]["RESPONSIBLE_ID"]) == owner
+
+
+# --- timeline comments as contact ---------------------------------------------------------------
+
+
+@slow_end_to_end
+def test_a_written_comment_keeps_a_client_from_being_forgotten(synced_sandbox):
+    """Seed 003 and issue 5's activity options on a portal: a client whose last contact is a
+    real timeline comment (on itself, or for a company on its deal) is not forgotten while
+    comments count, and is once they do not; a "." comment, or Keepwarm's own timeline post,
+    never counts."""
+    sandbox, portal = synced_sandbox(**PORTAL, extra=["--backdating"])
+    now = timezone.now().replace(microsecond=0)
+    owner, long_ago, lately = 8, _iso(now - timedelta(days=90)), _iso(now - timedelta(days=5))
+    contacts = _add(
+        sandbox,
+        "crm.contact.add",
+        {
+            key: {"NAME": key.capitalize(), "LAST_NAME": "Commentov", "ASSIGNED_BY_ID": owner,
+                  "DATE_CREATE": long_ago}
+            for key in ("written", "dotted", "ours")
+        },
+    )  # fmt: skip
+    company = _add(
+        sandbox,
+        "crm.company.add",
+        {"firm": {"TITLE": "ООО «Комментарий»", "ASSIGNED_BY_ID": owner, "DATE_CREATE": long_ago}},
+    )["firm"]
+    deal = _add(
+        sandbox,
+        "crm.deal.add",
+        {"deal": {"TITLE": "Поставка", "STAGE_ID": "NEW", "COMPANY_ID": company,
+                  "ASSIGNED_BY_ID": owner, "DATE_CREATE": long_ago}},
+    )["deal"]  # fmt: skip
+    written = "Обсудили условия продления, клиент ждёт договор к пятнице."
+    comments = _add(
+        sandbox,
+        "crm.timeline.comment.add",
+        {
+            "written": {"ENTITY_TYPE": "contact", "ENTITY_ID": contacts["written"],
+                        "COMMENT": written, "CREATED": lately},
+            "dotted": {"ENTITY_TYPE": "contact", "ENTITY_ID": contacts["dotted"],
+                       "COMMENT": ".", "CREATED": lately},
+            "ours": {"ENTITY_TYPE": "contact", "ENTITY_ID": contacts["ours"],
+                     "COMMENT": "Keepwarm: клиент забыт больше 30 дней, поставлена задача (KW-7)",
+                     "CREATED": lately},
+            "deal": {"ENTITY_TYPE": "deal", "ENTITY_ID": deal, "COMMENT": written,
+                     "CREATED": lately},
+        },
+    )  # fmt: skip
+    _until_mirrored(
+        portal,
+        "the clients, the deal and the comments to reach the mirror",
+        lambda: (
+            Contact.objects.filter(pk__in=contacts.values()).count() == 3
+            and Company.objects.filter(pk=company).exists()
+            and Deal.objects.filter(pk=deal).exists()
+            and TimelineComment.objects.filter(pk__in=comments.values()).count() == 4
+        ),
+    )
+    clients = {**{key: (3, pk) for key, pk in contacts.items()}, "firm": (4, company)}
+
+    def forgotten(as_of, **activity) -> set[str]:
+        with in_portal(portal):
+            _settings(
+                ladder__enabled=False,
+                forgotten__days=30,
+                **{f"activity__{key}": value for key, value in activity.items()},
+            )
+            preview, _, _ = assistants_run(portal=portal, as_of=as_of, dry_run=True)
+        planned = {
+            (row["entity_type_id"], row["client_id"])
+            for row in preview.planned
+            if row["rule"] == "forgotten.client"
+        }
+        return {key for key, client in clients.items() if client in planned}
+
+    # Comments count: the written one keeps its contact, and the company through its deal.
+    assert forgotten(now, comments=True) == {"dotted", "ours"}
+    # Even a one-character minimum does not make Keepwarm's own post count.
+    assert forgotten(now, comments=True, min_comment_chars=1) == {"ours"}
+    # Comments do not count: all four are forgotten.
+    assert forgotten(now, comments=False) == {"written", "dotted", "ours", "firm"}
+
+    # Carried out with comments counting: only the two get a reminder task.
+    with in_portal(portal):
+        _settings(ladder__enabled=False, forgotten__days=30, activity__comments=True)
+        _, executed, _ = assistants_run(portal=portal, as_of=now, send_notifications=False)
+        assert executed.failed == 0, executed.errors
+    for key, (entity_type, client_id) in clients.items():
+        prefix = {3: "C", 4: "CO"}[entity_type]
+        tasks = _portal_tasks_bound_to(sandbox, f"{prefix}_{client_id}")
+        assert len(tasks) == (1 if key in {"dotted", "ours"} else 0), key
