@@ -40,7 +40,7 @@ class ActivityDefinition:
     deals: bool = True
     # Timeline comments (crm_sync.TimelineComment) count when on, if at least this long: seed
     # 003's managers write "ok" or "." to fake work. Keepwarm's own posts never count.
-    comments: bool = False
+    comments: bool = True
     min_comment_chars: int = 15
 
     # Not a field here on purpose: internal notes are not in the mirror (Bitrix24 offers no

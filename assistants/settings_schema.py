@@ -312,7 +312,7 @@ _DEFAULT: dict[str, Any] = {
         "meetings": True,
         "tasks": True,
         "todos": True,
-        "comments": False,
+        "comments": True,  # timeline comments of at least min_comment_chars count
         "min_comment_chars": 15,
         "invoices": True,
         "deals": True,

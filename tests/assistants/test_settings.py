@@ -22,7 +22,8 @@ def test_the_default_settings_are_valid_and_follow_the_ladder_of_seed_001():
 
 def test_settings_saved_before_min_comment_chars_stay_valid_and_mean_its_default():
     document = settings_default()
-    del document["activity"]["min_comment_chars"]  # as every portal stored them until now
+    document["activity"]["comments"] = False  # as every portal stored them until now,
+    del document["activity"]["min_comment_chars"]  # without a minimum
 
     assert settings_document_errors(document) == {}
     definition = ActivityDefinition.from_settings(document["activity"])
