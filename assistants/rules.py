@@ -438,33 +438,8 @@ def stream_digests_plan(ctx: PassContext) -> int:
         """,
         params,
     )
-    # One statement links both ways, so an executor claiming the post in between takes all the
-    # items or none (see forgotten_digests_plan).
-    _execute(
-        f"""
-        WITH waiting AS ({_WAITING_WARNINGS}),
-        grouped AS (
-            SELECT owner_id, 'ladder:stream:' || owner_id || ':' || %(day)s AS key,
-                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
-                                               params->>'status', params->>'next',
-                                               facts->>'clock_started',
-                                               (facts->>'days')::int) ORDER BY id) AS items
-            FROM waiting GROUP BY owner_id
-        ),
-        linked AS (
-            UPDATE assistants_decision g
-            SET params = jsonb_set(g.params, '{{items}}',
-                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
-            FROM grouped gr
-            WHERE g.key = gr.key AND g.status = 'queued'
-            RETURNING g.key, gr.owner_id
-        )
-        UPDATE assistants_decision i
-        SET params = i.params || jsonb_build_object('stream', l.key)
-        FROM waiting w JOIN linked l ON l.owner_id = w.owner_id
-        WHERE i.id = w.id
-        """,
-        params,
+    _stream_items_link(
+        _WAITING_WARNINGS, group="owner_id", prefix="ladder:stream", mark="stream", params=params
     )
     return created + _team_stream_digests_plan(ctx, params)
 
@@ -504,19 +479,39 @@ def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
         """,
         params,
     )
+    _stream_items_link(
+        f"""
+        SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
+        JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
+        """,
+        group="head",
+        prefix="ladder:stream-team",
+        mark="team_stream",
+        params=params,
+    )
+    return created
+
+
+def _stream_items_link(
+    waiting_sql: str, *, group: str, prefix: str, mark: str, params: dict[str, Any]
+) -> None:
+    """Add the waiting warnings to their reader's post of the day, and name the post on each.
+
+    One statement links both ways, so an executor claiming the post in between takes all the
+    items or none (see forgotten_digests_plan). `group` is the waiting rows' column naming the
+    reader (the manager, or the head of a team); the post's key is `<prefix>:<reader>:<day>`,
+    and each warning records it under `mark`.
+    """
     _execute(
         f"""
-        WITH waiting AS (
-            SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
-            JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
-        ),
+        WITH waiting AS ({waiting_sql}),
         grouped AS (
-            SELECT head, 'ladder:stream-team:' || head || ':' || %(day)s AS key,
+            SELECT {group} AS reader, '{prefix}:' || {group} || ':' || %(day)s AS key,
                    jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
                                                params->>'status', params->>'next',
                                                facts->>'clock_started',
                                                (facts->>'days')::int) ORDER BY id) AS items
-            FROM waiting GROUP BY head
+            FROM waiting GROUP BY {group}
         ),
         linked AS (
             UPDATE assistants_decision g
@@ -524,16 +519,15 @@ def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
                                    COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
             FROM grouped gr
             WHERE g.key = gr.key AND g.status = 'queued'
-            RETURNING g.key, gr.head
+            RETURNING g.key, gr.reader
         )
         UPDATE assistants_decision i
-        SET params = i.params || jsonb_build_object('team_stream', l.key)
-        FROM waiting w JOIN linked l ON l.head = w.head
+        SET params = i.params || jsonb_build_object('{mark}', l.key)
+        FROM waiting w JOIN linked l ON l.reader = w.{group}
         WHERE i.id = w.id
         """,
         params,
     )
-    return created
 
 
 # --- forgotten, released, deals --------------------------------------------------------------
