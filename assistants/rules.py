@@ -438,8 +438,13 @@ def stream_digests_plan(ctx: PassContext) -> int:
         """,
         params,
     )
-    _stream_items_link(
-        _WAITING_WARNINGS, group="owner_id", prefix="ladder:stream", mark="stream", params=params
+    _items_link(
+        _WAITING_WARNINGS,
+        group="owner_id",
+        prefix="ladder:stream",
+        mark="stream",
+        item=_STREAM_ITEM,
+        params=params,
     )
     return created + _team_stream_digests_plan(ctx, params)
 
@@ -479,7 +484,7 @@ def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
         """,
         params,
     )
-    _stream_items_link(
+    _items_link(
         f"""
         SELECT w.*, t.head FROM ({_WAITING_TEAM_WARNINGS}) w
         JOIN ({teams}) AS t(owner, head) ON t.owner = w.owner_id
@@ -487,30 +492,33 @@ def _team_stream_digests_plan(ctx: PassContext, params: dict[str, Any]) -> int:
         group="head",
         prefix="ladder:stream-team",
         mark="team_stream",
+        item=_STREAM_ITEM,
         params=params,
     )
     return created
 
 
-def _stream_items_link(
-    waiting_sql: str, *, group: str, prefix: str, mark: str, params: dict[str, Any]
-) -> None:
-    """Add the waiting warnings to their reader's post of the day, and name the post on each.
+_STREAM_ITEM = """jsonb_build_array(id, entity_type_id, client_id, params->>'status',
+                                     params->>'next', facts->>'clock_started',
+                                     (facts->>'days')::int)"""
 
-    One statement links both ways, so an executor claiming the post in between takes all the
-    items or none (see forgotten_digests_plan). `group` is the waiting rows' column naming the
-    reader (the manager, or the head of a team); the post's key is `<prefix>:<reader>:<day>`,
-    and each warning records it under `mark`.
+
+def _items_link(
+    waiting_sql: str, *, group: str, prefix: str, mark: str, item: str, params: dict[str, Any]
+) -> None:
+    """Add waiting decisions to their reader's digest of the day, and name the digest on each.
+
+    One statement links both ways, so an executor claiming the digest in between takes all the
+    items or none. `group` is the waiting rows' column naming the reader (a manager, or the
+    head of a team); the digest's key is `<prefix>:<reader>:<day>`; `item` is the JSON the
+    digest lists per decision, and each decision records the digest's key under `mark`.
     """
     _execute(
         f"""
         WITH waiting AS ({waiting_sql}),
         grouped AS (
             SELECT {group} AS reader, '{prefix}:' || {group} || ':' || %(day)s AS key,
-                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id,
-                                               params->>'status', params->>'next',
-                                               facts->>'clock_started',
-                                               (facts->>'days')::int) ORDER BY id) AS items
+                   jsonb_agg({item} ORDER BY id) AS items
             FROM waiting GROUP BY {group}
         ),
         linked AS (
@@ -712,30 +720,14 @@ def forgotten_digests_plan(ctx: PassContext) -> int:
         params,
     )
     # Each digest lists its items as [decision id, entity type, client id]; each item names its
-    # digest. One statement, so an executor claiming the digest in between takes all or none.
-    _execute(
-        f"""
-        WITH waiting AS ({_WAITING_ITEMS}),
-        grouped AS (
-            SELECT owner_id, 'forgotten:digest:' || owner_id || ':' || %(day)s AS key,
-                   jsonb_agg(jsonb_build_array(id, entity_type_id, client_id) ORDER BY id)
-                       AS items
-            FROM waiting WHERE owner_id IS NOT NULL GROUP BY owner_id
-        ),
-        linked AS (
-            UPDATE assistants_decision g
-            SET params = jsonb_set(g.params, '{{items}}',
-                                   COALESCE(g.params->'items', '[]'::jsonb) || gr.items)
-            FROM grouped gr
-            WHERE g.key = gr.key AND g.status = 'queued'
-            RETURNING g.key, gr.owner_id
-        )
-        UPDATE assistants_decision i
-        SET params = i.params || jsonb_build_object('digest', l.key)
-        FROM waiting w JOIN linked l ON l.owner_id = w.owner_id
-        WHERE i.id = w.id
-        """,
-        params,
+    # digest.
+    _items_link(
+        f"SELECT * FROM ({_WAITING_ITEMS}) w WHERE w.owner_id IS NOT NULL",
+        group="owner_id",
+        prefix="forgotten:digest",
+        mark="digest",
+        item="jsonb_build_array(id, entity_type_id, client_id)",
+        params=params,
     )
     return created
 
