@@ -26,8 +26,11 @@ demo: venv
 	$(SERVICES) $(VENV_PY) manage.py demo $(ARGS)
 
 # pytest exits 5 when it collects no tests; make treats that as the failure it is.
+# --ds: the services wrapper imports the `config` package, whose Celery app sets
+# DJANGO_SETTINGS_MODULE to the dev settings for its children, and pytest-django prefers that
+# variable to pyproject.toml's setting: without it the suite ran under config.settings.dev.
 test: venv
-	$(SERVICES) $(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(SERVICES) $(VENV_PY) -m pytest --ds=config.settings.test $(PYTEST_ARGS)
 
 # Security checks (scripts/security_check.py): bandit, ruff S, the lock file against known
 # vulnerabilities, Django's deploy checks, semgrep, schemathesis, tenant isolation, headers.
