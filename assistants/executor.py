@@ -42,6 +42,7 @@ from assistants.selectors import assistant_settings_current
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.bitrix.errors import BitrixError
 from crm_sync.selectors import department_heads, status_enum_values
+from crm_sync.services import mirror_user_fields_written
 from tenants.selectors import portal_granted_scopes
 
 logger = logging.getLogger(__name__)
@@ -633,6 +634,15 @@ def _effects(decisions: list[Decision], ctx: _Context) -> None:
             update_conflicts=True,
             unique_fields=["entity_type_id", "client_id"],
             update_fields=["status", "status_since", "bitrix_value", "updated_at"],
+        )
+        # The mirror holds what was just written too, in the same transaction: otherwise a pass
+        # before the portal's update event would read the old value as a manager's change.
+        mirror_user_fields_written(
+            written={
+                key: {STATUS_FIELD: state.bitrix_value}
+                for key, state in states.items()
+                if state.bitrix_value
+            }
         )
     ClientEvent.objects.bulk_create(events)
     followups_create(decisions=decisions, settings=ctx.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg import sql
 
 from config.errors import RateLimited
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
@@ -136,6 +138,36 @@ def _status_field_definition(status_items: list[dict]) -> dict:
             for index, item in enumerate(status_items)
         ],
     }
+
+
+def mirror_user_fields_written(*, written: dict[tuple[int, int], dict[str, str]]) -> int:
+    """Record in the mirror user-field values Keepwarm itself has just written to the portal.
+
+    `written` maps (entity type id, record id) to {field: value}; contacts (3) and companies (4).
+    The portal's update event re-reads the record later, but until it arrives (or, if it is lost,
+    until the sweep) the mirror would still hold the old value, and a pass in between would take
+    Keepwarm's own change for a manager's. Writing it through closes that window.
+    """
+    tables = {3: "crm_sync_contact", 4: "crm_sync_company"}
+    updated = 0
+    with connection.cursor() as cursor:
+        for entity_type_id, table in tables.items():
+            rows = [
+                (record_id, json.dumps(fields))
+                for (et, record_id), fields in written.items()
+                if et == entity_type_id and fields
+            ]
+            if not rows:
+                continue
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {table} t SET uf = t.uf || w.fields::jsonb "
+                    "FROM unnest(%s::bigint[], %s::text[]) AS w(id, fields) WHERE t.id = w.id"
+                ).format(table=sql.Identifier(table)),
+                [[row[0] for row in rows], [row[1] for row in rows]],
+            )
+            updated += cursor.rowcount
+    return updated
 
 
 # --- sync runs --------------------------------------------------------------------------------

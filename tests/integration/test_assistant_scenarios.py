@@ -227,6 +227,10 @@ def test_status_ladder_scenarios_act_on_the_portal(synced_sandbox, client, beare
         }
         handovers = _decisions(action="reassign", status="done", client_id__in=ids.values())
         warnings = _decisions(rule="ladder.warning", client_id__in=ids.values())
+        # What Keepwarm wrote is in the mirror at once, not only when the portal's event comes
+        # back: a pass in between must not take Keepwarm's own change for a manager's.
+        reverted = Contact.objects.get(pk=ids["nocall"]).uf[STATUS_FIELD]
+        assert reverted == enum["cold"]
     first_counts = _assert_carried_out_once(sandbox, portal)
     contacts = _records(sandbox, "contact")
 
