@@ -21,6 +21,7 @@ from django.utils import timezone
 from crm_sync.bitrix.client import MAX_BATCH, BitrixClient
 from crm_sync.bitrix.errors import BitrixAccessDenied
 from crm_sync.models import User, UserAbsence
+from tenants.selectors import portal_granted_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +30,6 @@ SCOPE = "calendar"
 USERS_PER_COMMAND = 50
 DAYS_BEFORE = 1  # yesterday's entries still cover a pass that runs "as of" late yesterday
 DAYS_AHEAD = 60
-
-
-def calendar_granted(portal) -> bool:
-    """Whether the portal granted the `calendar` scope at install (the stored scope list)."""
-    from tenants.selectors import portal_credentials_get
-
-    credentials = portal_credentials_get(portal_id=portal.pk)
-    granted = getattr(credentials, "scope", "") or ""
-    return SCOPE in {part.strip() for part in granted.replace(" ", ",").split(",")}
 
 
 def _day(text: str) -> date:
@@ -105,7 +97,7 @@ def absences_replace(rows: list[dict], *, synced_at: datetime) -> int:
 
 def absences_refresh(portal, *, client: BitrixClient | None = None, today: date | None = None):
     """Re-read the absence window of the portal's active employees; returns the job outcome."""
-    if not calendar_granted(portal):
+    if SCOPE not in portal_granted_scopes(portal_id=portal.pk):
         logger.info(
             "absence chart not read: the portal did not grant the calendar scope",
             extra={"portal_id": portal.pk},
